@@ -1,0 +1,1 @@
+"""Mayfly's control plane: the pure core, the Kubernetes shell, the webhook and the CLI."""

@@ -1,0 +1,360 @@
+"""`reconcile(desired, observed, *, now, policy) -> Plan`: the one decision function.
+
+Level-triggered: no event is passed in, so the same inputs always give the
+same plan. For every environment it derives facts from the observed world,
+reads the phase off the lifecycle table, and plans the actions that move the
+world one step toward what the pull request asks for; then it plans the warm
+pool. It performs no I/O and reads no clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from controller.core import admission, lifecycle
+from controller.core.actions import (
+    Action,
+    AddFinalizer,
+    Admit,
+    ClaimWarmSlot,
+    CloneVolume,
+    CreateNamespace,
+    Plan,
+    ReleaseQuota,
+    RemoveFinalizer,
+    ReportStatus,
+    RevokeDatabaseAccess,
+    TearDown,
+)
+from controller.core.blueprint import Blueprint
+from controller.core.lifecycle import Facts
+from controller.core.naming import namespace_for
+from controller.core.policy import Policy
+from controller.core.pool import claimable, plan_pool
+from controller.core.routing import (
+    RoutePlan,
+    RoutingError,
+    databases_for_paths,
+    plan_routes,
+    services_for_paths,
+)
+from controller.core.status import build_status
+from controller.core.steps import StepContext, plan_step
+from controller.core.types import (
+    DesiredState,
+    EnvKey,
+    ObservedEnvironment,
+    ObservedState,
+    Phase,
+    PRState,
+    PullRequest,
+    Reason,
+    Slot,
+    Step,
+    StepRecord,
+    StepStatus,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Progress:
+    """Where provisioning of the head SHA stands."""
+
+    next_step: Step | None
+    record: StepRecord | None  # the run of next_step for the head, if started
+    failed_reason: Reason
+    failed_at: datetime | None
+    running_deadline: datetime | None
+    updating: bool
+    databases: tuple[str, ...]
+    route_plan: RoutePlan | None = None
+    message: str = ""
+
+
+def _unwanted_reason(
+    pr: PullRequest | None, env: ObservedEnvironment, bp: Blueprint, now: datetime
+) -> Reason:
+    if pr is None or env.deletion_requested:
+        return Reason.DELETED
+    if pr.state is not PRState.OPEN:
+        return Reason.PR_CLOSED
+    if pr.draft and not bp.provision_drafts:
+        return Reason.PR_DRAFT
+    if now - pr.opened_at >= bp.ttl:
+        return Reason.TTL_EXPIRED
+    if now - pr.updated_at >= bp.idle_expiry:
+        return Reason.IDLE_EXPIRED
+    return Reason.NONE
+
+
+def _progress(
+    pr: PullRequest, env: ObservedEnvironment, bp: Blueprint, now: datetime, policy: Policy
+) -> _Progress:
+    databases = databases_for_paths(bp, pr.changed_paths)
+    deploy = env.step(Step.DEPLOY)
+    updating = (
+        deploy is not None and deploy.status is StepStatus.SUCCEEDED and deploy.sha != pr.head_sha
+    )
+    for step in lifecycle.STEP_ORDER:
+        if step is Step.VOLUME and not bp.databases:
+            continue
+        if step in (Step.MIGRATIONS, Step.MASKING) and not databases:
+            continue
+        rec = env.step(step)
+        if rec is not None and step is not Step.VOLUME and rec.sha != pr.head_sha:
+            rec = None
+        if rec is not None and rec.status is StepStatus.SUCCEEDED:
+            continue
+        failed_reason, failed_at, deadline = Reason.NONE, None, None
+        if rec is not None and rec.status is StepStatus.FAILED:
+            failed_reason = rec.reason or lifecycle.STEP_FAILURE[step]
+            failed_at = rec.finished_at or rec.started_at
+        elif rec is not None:
+            deadline = rec.started_at + policy.timeout(step)
+            if now >= deadline:
+                failed_reason, failed_at, deadline = Reason.STEP_TIMEOUT, deadline, None
+        route_plan, message = None, ""
+        if step in (Step.DEPLOY, Step.ROUTES) and failed_reason is Reason.NONE:
+            try:
+                route_plan = plan_routes(
+                    bp,
+                    namespace=namespace_for(pr.key, prefix=policy.namespace_prefix),
+                    changed_services=services_for_paths(bp, pr.changed_paths),
+                    changed_databases=databases,
+                )
+            except RoutingError as exc:
+                failed_reason, failed_at, message = Reason.ROUTE_PLAN_INVALID, now, str(exc)
+        return _Progress(
+            step, rec, failed_reason, failed_at, deadline, updating, databases, route_plan, message
+        )
+    return _Progress(None, None, Reason.NONE, None, None, False, databases)
+
+
+def reconcile(
+    desired: DesiredState, observed: ObservedState, *, now: datetime, policy: Policy
+) -> Plan:
+    """Plan the actions that move the observed world toward the desired one."""
+    bp = desired.blueprint
+    prs = {pr.key: pr for pr in desired.prs}
+    envs = {env.key: env for env in observed.environments}
+    keys = sorted(prs.keys() | envs.keys())
+    free_slots = claimable(observed.slots)
+    claimed_now: set[str] = set()
+    actions: list[Action] = []
+    timers: list[datetime] = []
+
+    views: dict[EnvKey, tuple[PullRequest | None, ObservedEnvironment, Reason]] = {}
+    progress: dict[EnvKey, _Progress] = {}
+    live_by_team: Counter[str] = Counter()
+    in_flight = 0
+    candidates: list[admission.Candidate] = []
+    for key in keys:
+        pr = prs.get(key)
+        env = envs.get(key) or ObservedEnvironment(key=key, team=pr.team if pr else "")
+        reason = _unwanted_reason(pr, env, bp, now)
+        views[key] = (pr, env, reason)
+        team = pr.team if pr is not None else env.team
+        if pr is not None and reason is Reason.NONE:
+            progress[key] = _progress(pr, env, bp, now, policy)
+        if env.admitted:
+            live_by_team[team] += 1
+            prog = progress.get(key)
+            if prog is not None and prog.next_step is not None and not prog.failed_reason:
+                in_flight += 1
+        elif pr is not None and reason is Reason.NONE and not env.namespace_terminating:
+            since = env.first_seen or pr.opened_at
+            candidates.append(admission.Candidate(key, pr.team, bp.priority_of(pr.labels), since))
+        if pr is not None and reason is Reason.NONE:
+            timers.append(min(pr.opened_at + bp.ttl, pr.updated_at + bp.idle_expiry))
+
+    decision = admission.decide(
+        candidates,
+        live_by_team=live_by_team,
+        quota_of={q.team: q.max_environments for q in bp.quotas.teams},
+        default_quota=bp.quotas.default_per_team,
+        in_flight=in_flight,
+        cap=bp.max_concurrent_provisions,
+    )
+    admit_now = set(decision.admitted)
+
+    for key in keys:
+        pr, env, reason = views[key]
+        namespace = namespace_for(key, prefix=policy.namespace_prefix)
+        wanted = reason is Reason.NONE
+        prog = progress.get(key)
+        via_slot = False
+        if prog is not None and prog.next_step is Step.VOLUME:
+            rec = prog.record
+            via_slot = rec.detail.startswith("slot:") if rec else bool(free_slots)
+        facts = Facts(
+            wanted=wanted,
+            unwanted_reason=reason,
+            admitted=env.admitted,
+            admit_now=key in admit_now,
+            has_resources=env.has_resources,
+            terminating=env.namespace_terminating,
+            finalizer=env.finalizer,
+            next_step=prog.next_step if prog else None,
+            via_slot=via_slot,
+            failed=prog is not None and prog.failed_reason is not Reason.NONE,
+            updating=prog is not None and prog.updating and prog.next_step is not None,
+        )
+        phase = lifecycle.derive_phase(facts)
+        env_actions: list[Action] = []
+        status_reason = reason
+        message = ""
+        queue_position: int | None = None
+        if phase in (Phase.TEARING_DOWN, Phase.EXPIRED):
+            if env.has_resources and not env.namespace_terminating:
+                env_actions.append(TearDown(key, namespace, env.slot_id))
+            elif not env.has_resources and not env.namespace_terminating:
+                if env.admitted:
+                    env_actions.append(ReleaseQuota(key, env.team or (pr.team if pr else "")))
+                if env.finalizer:
+                    env_actions.append(RemoveFinalizer(key))
+        elif phase is Phase.QUEUED:
+            queue_position, status_reason = decision.queued.get(key, (None, Reason.NONE))
+        elif pr is not None and prog is not None and phase is not Phase.GONE:
+            if not env.finalizer:
+                env_actions.append(AddFinalizer(key))
+            if phase is Phase.PENDING:
+                env_actions.append(Admit(key, pr.team))
+            if not env.namespace_exists:
+                env_actions.append(CreateNamespace(key, namespace, pr.team))
+            status_reason = prog.failed_reason
+            message = prog.message
+            step_actions, timer = _drive(
+                pr,
+                env,
+                prog,
+                now=now,
+                policy=policy,
+                bp=bp,
+                namespace=namespace,
+                free_slots=free_slots,
+                claimed_now=claimed_now,
+                generation=observed.golden_generation,
+            )
+            env_actions.extend(step_actions)
+            if timer is not None:
+                timers.append(timer)
+        status = build_status(
+            phase,
+            env,
+            pr,
+            bp=bp,
+            policy=policy,
+            now=now,
+            namespace=namespace,
+            reason=status_reason,
+            queue_position=queue_position,
+            message=message,
+            attempts=prog.record.attempt if prog and prog.record else 0,
+        )
+        reportable = pr is not None or env.finalizer or env.has_resources
+        if reportable and status != env.status:
+            env_actions.append(ReportStatus(key, status))
+        actions.extend(env_actions)
+
+    pool = plan_pool(
+        observed.slots,
+        claimed_now=frozenset(claimed_now),
+        golden_generation=observed.golden_generation,
+        schedule=bp.pool,
+        hour_utc=now.hour,
+        blueprint=bp.name,
+    )
+    if pool.drain is not None:
+        actions.append(pool.drain)
+    if pool.replenish is not None:
+        actions.append(pool.replenish)
+    if bp.pool.hours:
+        timers.append(now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+    future = [t for t in timers if t > now]
+    requeue = min(future) - now if future else None
+    return Plan(tuple(actions), requeue)
+
+
+def _drive(
+    pr: PullRequest,
+    env: ObservedEnvironment,
+    prog: _Progress,
+    *,
+    now: datetime,
+    policy: Policy,
+    bp: Blueprint,
+    namespace: str,
+    free_slots: list[Slot],
+    claimed_now: set[str],
+    generation: int,
+) -> tuple[list[Action], datetime | None]:
+    """Actions for the next provisioning step of an admitted environment, and a timer."""
+    step, rec = prog.next_step, prog.record
+    if step is None:
+        return [], None
+    if prog.failed_reason is Reason.ROUTE_PLAN_INVALID:
+        return [], None  # terminal until the blueprint or the change is fixed
+    if prog.failed_reason is not Reason.NONE:
+        attempt = rec.attempt if rec else 1
+        if attempt >= policy.max_attempts:
+            return [], None  # terminal: stays Failed until a new push, close or expiry
+        retry_at = (prog.failed_at or now) + policy.backoff(attempt)
+        if now < retry_at:
+            return [], retry_at
+        return _start(
+            step,
+            pr,
+            env,
+            prog,
+            attempt=attempt + 1,
+            bp=bp,
+            namespace=namespace,
+            free_slots=free_slots,
+            claimed_now=claimed_now,
+            generation=generation,
+        )
+    if rec is not None:  # running: wait for it, up to its timeout
+        return [], prog.running_deadline
+    return _start(
+        step,
+        pr,
+        env,
+        prog,
+        attempt=1,
+        bp=bp,
+        namespace=namespace,
+        free_slots=free_slots,
+        claimed_now=claimed_now,
+        generation=generation,
+    )
+
+
+def _start(
+    step: Step,
+    pr: PullRequest,
+    env: ObservedEnvironment,
+    prog: _Progress,
+    *,
+    attempt: int,
+    bp: Blueprint,
+    namespace: str,
+    free_slots: list[Slot],
+    claimed_now: set[str],
+    generation: int,
+) -> tuple[list[Action], datetime | None]:
+    if step is Step.VOLUME:
+        if attempt == 1 and free_slots:
+            slot = free_slots.pop(0)
+            claimed_now.add(slot.id)
+            return [ClaimWarmSlot(pr.key, slot.id)], None
+        return [CloneVolume(pr.key, generation, attempt)], None
+    actions: list[Action] = []
+    if step is Step.MIGRATIONS and env.db_access_sha is not None:
+        actions.append(RevokeDatabaseAccess(pr.key))
+    ctx = StepContext(
+        pr=pr, namespace=namespace, databases=prog.databases, route_plan=prog.route_plan
+    )
+    actions.append(plan_step(step, ctx, attempt=attempt))
+    return actions, None
