@@ -18,7 +18,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar, Union
 
@@ -142,6 +142,15 @@ def _decode_value(tp: Any, data: Any, path: str, errors: list[FieldError]) -> An
         except ValueError as exc:
             errors.append(FieldError(path, str(exc)))
             return timedelta(0)
+    if tp is datetime:
+        if isinstance(data, datetime):
+            return data if data.tzinfo else data.replace(tzinfo=UTC)
+        try:
+            parsed = datetime.fromisoformat(str(data).replace("Z", "+00:00"))
+        except ValueError:
+            errors.append(FieldError(path, f"expected an RFC 3339 timestamp, got {data!r}"))
+            return datetime.fromtimestamp(0, UTC)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if tp is bool:
         if not isinstance(data, bool):
             errors.append(FieldError(path, f"expected true or false, got {data!r}"))
@@ -222,6 +231,8 @@ def encode(value: Any) -> Any:
         return value.value
     if isinstance(value, timedelta):
         return format_duration(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return value
 
 
@@ -241,6 +252,8 @@ def _schema_of(tp: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
         schema = {"type": "string", "enum": [m.value for m in tp]}
     elif tp is timedelta:
         schema = {"type": "string", "pattern": DURATION_PATTERN}
+    elif tp is datetime:
+        schema = {"type": "string", "format": "date-time"}
     elif tp is bool:
         schema = {"type": "boolean"}
     elif tp is int:

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from controller.core.blueprint import Blueprint
+from controller.core.blueprint import REPOSITORY, Blueprint
+
+SHA = r"^[0-9a-f]{7,64}$"
 
 
 class PRState(StrEnum):
@@ -102,18 +104,20 @@ class EnvKey:
 class PullRequest:
     """What a pull request asks for: the desired side of reconciliation."""
 
-    repository: str
-    number: int
-    head_sha: str
-    base_sha: str
-    team: str
-    author: str
-    opened_at: datetime
-    updated_at: datetime
-    labels: tuple[str, ...] = ()
-    draft: bool = False
-    changed_paths: tuple[str, ...] = ()
-    state: PRState = PRState.OPEN
+    repository: str = field(metadata={"pattern": REPOSITORY, "doc": "owner/name"})
+    number: int = field(metadata={"minimum": 1, "doc": "pull request number"})
+    head_sha: str = field(metadata={"pattern": SHA, "doc": "commit the environment runs"})
+    base_sha: str = field(metadata={"pattern": SHA, "doc": "commit of the base branch"})
+    team: str = field(metadata={"pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "doc": "team"})
+    author: str = field(metadata={"max_length": 39, "doc": "GitHub login of the author"})
+    opened_at: datetime = field(metadata={"doc": "when the pull request was opened"})
+    updated_at: datetime = field(metadata={"doc": "time of the latest push"})
+    labels: tuple[str, ...] = field(default=(), metadata={"doc": "pull request labels"})
+    draft: bool = field(default=False, metadata={"doc": "whether the PR is a draft"})
+    changed_paths: tuple[str, ...] = field(
+        default=(), metadata={"doc": "repository paths the pull request changes"}
+    )
+    state: PRState = field(default=PRState.OPEN, metadata={"doc": "open, closed or merged"})
 
     @property
     def key(self) -> EnvKey:
