@@ -157,7 +157,18 @@ def start(
     port = port or free_port(socket_dir)
     log = datadir / "mayfly-server.log"
     opts = f"-k {socket_dir} -p {port}"
-    cmd = [str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(log), "-s", "-W", "start"]
+    cmd = [
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(datadir),
+        "-o",
+        opts,
+        "-l",
+        str(log),
+        "-s",
+        "-W",
+        "start",
+    ]
     subprocess.run(_as_user(cmd, user), capture_output=True, text=True, check=False)
     server = PgServer(datadir, socket_dir, port, user, bindir)
     deadline = time.monotonic() + timeout

@@ -22,6 +22,7 @@ def _register() -> None:
     from controller.core_cli import register as register_core
 
     register_core(app)
+    __import__("anonymizer.cli", fromlist=["register"]).register(app)
     __import__("controller.devcluster.cli", fromlist=["register"]).register(app)
 
 
