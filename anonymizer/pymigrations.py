@@ -79,9 +79,9 @@ def alembic(source: str) -> tuple[list[Statement], list[SqlWarning]]:
             return qualify(f"{schema}.{raw}" if schema else raw)
 
         if name == "create_table":
-            found = [_const(c.args[0]) for c in call.args[1:] if isinstance(c, ast.Call) and c.args]
+            names = [_const(c.args[0]) for c in call.args[1:] if isinstance(c, ast.Call) and c.args]
             statements.append(
-                _st(line, "create_table", table_at(0), [c for c in found if c], added=True)
+                _st(line, "create_table", table_at(0), [c for c in names if c], added=True)
             )
         elif name == "add_column":
             column = _arg(call, 1, "column")
