@@ -22,9 +22,11 @@ DEFAULT_CRD_DIRS = (REPO_ROOT / "deploy" / "crds", REPO_ROOT / "deploy" / "test-
 
 
 def state_dir() -> Path:
-    """Where the running dev cluster is recorded (MAYFLY_CACHE overrides the root)."""
-    root = os.environ.get("MAYFLY_CACHE") or str(Path.home() / ".cache" / "mayfly")
-    return Path(root).expanduser() / "devcluster"
+    """Where the running dev cluster is recorded (MAYFLY_DEVCLUSTER_STATE overrides)."""
+    given = os.environ.get("MAYFLY_DEVCLUSTER_STATE")
+    if given:
+        return Path(given).expanduser()
+    return Path.home() / ".cache" / "mayfly" / "devcluster"
 
 
 @dataclass(frozen=True, slots=True)
