@@ -1,0 +1,301 @@
+"""The masking run: rewrite tables with masked values, all or nothing.
+
+Role: for each table, build a staging copy holding only masked rows with
+set-based SQL, split into physical block ranges (TID range scans) that run on
+parallel connections; then, in ONE transaction, empty the original table
+(TRUNCATE gives it a new data file, the old one is unlinked at commit), fill
+it from the staging copy, rebuild its indexes and foreign keys and refresh
+its statistics (pg_statistic would otherwise keep original values). The
+table keeps its OID, so grants, comments, sequences, views, policies and
+triggers stay as they were. Anything that fails before COMMIT leaves the
+database untouched; staging tables hold only masked data and are dropped.
+
+It must not parse migrations, read rules files or print: progress goes
+through the `Progress` port.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Protocol
+
+import psycopg
+from psycopg import sql
+
+from anonymizer import schema, strategies
+from anonymizer.rules import Rules, Strategy
+
+STAGE_SCHEMA = "mayfly_stage"
+PAGES_PER_CHUNK = 2000
+
+
+class MaskingError(RuntimeError):
+    """A masking run failed; the database was left untouched."""
+
+
+class Progress(Protocol):
+    def start(self, table: str, rows: int | None) -> None: ...
+    def advance(self, table: str, rows: int) -> None: ...
+    def phase(self, table: str, text: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TablePlan:
+    table: schema.Table
+    select: str
+    columns: str
+    stage: str
+    chunks: tuple[str, ...]
+    masked: tuple[str, ...]
+    rows: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TableResult:
+    name: str
+    rows: int
+    masked: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    tables: tuple[TableResult, ...]
+    skipped: tuple[tuple[str, str], ...]
+    seconds: float
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+
+def _chunks(pages: int, jobs: int) -> tuple[str, ...]:
+    n = max(1, min(jobs * 4, pages // PAGES_PER_CHUNK))
+    if n == 1:
+        return ("true",)
+    bounds = [pages * i // n for i in range(n)]
+    where = [
+        f"ctid >= '({lo},0)'::tid AND ctid < '({hi},0)'::tid"
+        for lo, hi in zip(bounds, bounds[1:], strict=False)
+    ]
+    return (*where, f"ctid >= '({bounds[-1]},0)'::tid")
+
+
+def plan(
+    conn: Conn,
+    rules: Rules,
+    names: list[str],
+    *,
+    keys: strategies.Keys,
+    jobs: int,
+    force: bool = False,
+) -> tuple[list[TablePlan], list[tuple[str, str]]]:
+    """Decide what to rewrite; raise MaskingError (before touching anything) on any gap."""
+    plans: list[TablePlan] = []
+    skipped: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for name in names:
+        rule = rules.table(name)
+        if rule is None:
+            problems.append(f"{name}: not in the rules file; declare it (personal: true/false)")
+            continue
+        if not (rule.personal and (rule.masks_anything or force)):
+            skipped.append((rule.name, "no personal data" if not rule.personal else "all keep"))
+            continue
+        try:
+            table = schema.table(conn, rule.name)
+        except schema.SchemaError as exc:
+            problems.append(str(exc))
+            continue
+        exprs, cols, masked = [], [], []
+        for column in table.columns:
+            col_rule = rule.rule(column.name)
+            if col_rule is None:
+                problems.append(
+                    f"{table.name}.{column.name}: no masking rule and the table holds personal "
+                    "data; add a rule (or 'keep') to the rules file"
+                )
+                continue
+            if column.generated:
+                continue
+            try:
+                expr = strategies.expression(col_rule, column, keys)
+            except strategies.StrategyError as exc:
+                problems.append(f"{table.name}: {exc}")
+                continue
+            ident = sql.Identifier(column.name).as_string()
+            exprs.append(f"{expr} AS {ident}")
+            cols.append(ident)
+            if col_rule.strategy is not Strategy.KEEP:
+                masked.append(column.name)
+        unknown = sorted({c for c, _ in rule.columns} - {c.name for c in table.columns})
+        problems.extend(f"{table.name}.{c}: rule for a column that does not exist" for c in unknown)
+        rows = conn.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s", (table.oid,)
+        ).fetchone()
+        pages = conn.execute(
+            "SELECT pg_relation_size(%s) / current_setting('block_size')::int", (table.oid,)
+        ).fetchone()
+        plans.append(
+            TablePlan(
+                table,
+                ", ".join(exprs),
+                ", ".join(cols),
+                f"{STAGE_SCHEMA}.s{table.oid}",
+                _chunks(int(pages[0]) if pages else 0, jobs),  # type: ignore[call-overload]
+                tuple(masked),
+                int(rows[0]) if rows and int(rows[0]) >= 0 else None,  # type: ignore[call-overload]
+            )
+        )
+    if problems:
+        raise MaskingError("nothing was changed:\n  " + "\n  ".join(problems))
+    return plans, skipped
+
+
+def _stage_all(
+    dsn: str, plans: list[TablePlan], *, jobs: int, progress: Progress
+) -> dict[str, int]:
+    local = threading.local()
+    conns: list[Conn] = []
+    lock = threading.Lock()
+    counts = {p.table.name: 0 for p in plans}
+
+    def conn() -> Conn:
+        if not hasattr(local, "conn"):
+            c = psycopg.connect(dsn, autocommit=True)
+            c.execute("SET synchronous_commit = off")
+            with lock:
+                conns.append(c)
+            local.conn = c
+        return local.conn  # type: ignore[no-any-return]
+
+    def work(p: TablePlan, where: str) -> None:
+        cur = conn().execute(
+            f"INSERT INTO {p.stage} SELECT {p.select} FROM ONLY {p.table.ident} WHERE {where}"
+        )
+        with lock:
+            counts[p.table.name] += cur.rowcount
+        progress.advance(p.table.name, cur.rowcount)
+
+    try:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            for p in plans:
+                admin.execute(
+                    f"CREATE UNLOGGED TABLE {p.stage} AS SELECT {p.select}"
+                    f" FROM ONLY {p.table.ident} WITH NO DATA"
+                )
+                progress.start(p.table.name, p.rows)
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mask") as pool:
+            futures: list[Future[None]] = [
+                pool.submit(work, p, where) for p in plans for where in p.chunks
+            ]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for f in pending:
+                f.cancel()
+            for f in done:
+                f.result()
+    finally:
+        for c in conns:
+            c.close()
+    return counts
+
+
+def _swap(conn: Conn, plans: list[TablePlan], progress: Progress) -> None:
+    run: Callable[[str], object] = conn.execute
+    fkeys = schema.foreign_keys(conn, [p.table.oid for p in plans])
+    for fk in fkeys:
+        run(fk.drop)
+    for p in plans:
+        progress.phase(p.table.name, "swapping")
+        for index in p.table.indexes:
+            run(index.drop)
+        for name, state in p.table.triggers:
+            if state != "D":
+                run(
+                    f"ALTER TABLE {p.table.ident} DISABLE TRIGGER {sql.Identifier(name).as_string()}"
+                )
+        if p.table.force_rls:
+            run(f"ALTER TABLE {p.table.ident} NO FORCE ROW LEVEL SECURITY")
+    run("TRUNCATE ONLY " + ", ".join(p.table.ident for p in plans))
+    enable = {"O": "ENABLE", "A": "ENABLE ALWAYS", "R": "ENABLE REPLICA"}
+    for p in plans:
+        overriding = (
+            " OVERRIDING SYSTEM VALUE" if any(c.identity_always for c in p.table.columns) else ""
+        )
+        run(
+            f"INSERT INTO {p.table.ident} ({p.columns}){overriding} SELECT {p.columns} FROM {p.stage}"
+        )
+        progress.phase(p.table.name, "indexing")
+        for index in p.table.indexes:
+            for statement in index.create:
+                run(statement)
+        for name, state in p.table.triggers:
+            if state != "D":
+                ident = sql.Identifier(name).as_string()
+                run(f"ALTER TABLE {p.table.ident} {enable[state]} TRIGGER {ident}")
+        if p.table.force_rls:
+            run(f"ALTER TABLE {p.table.ident} FORCE ROW LEVEL SECURITY")
+        run(f"ANALYZE {p.table.ident}")
+    for fk in fkeys:
+        for statement in fk.create:
+            run(statement)
+
+
+def _drop_stage(dsn: str) -> None:
+    try:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA IF EXISTS {STAGE_SCHEMA} CASCADE")
+    except psycopg.Error:
+        pass  # best effort: the stage only ever holds masked rows
+
+
+def run(
+    dsn: str,
+    rules: Rules,
+    names: list[str],
+    *,
+    keys: strategies.Keys,
+    jobs: int = 2,
+    progress: Progress,
+    force: bool = False,
+    maintenance_work_mem: str = "1GB",
+) -> Result:
+    """Mask the tables; either all of them are rewritten or none is (MaskingError)."""
+    started = time.monotonic()
+    try:
+        coordinator = psycopg.connect(dsn)
+    except psycopg.OperationalError as exc:
+        raise MaskingError(f"cannot connect to the database: {str(exc).strip()}") from None
+    with coordinator:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA IF EXISTS {STAGE_SCHEMA} CASCADE")
+            admin.execute(f"CREATE SCHEMA {STAGE_SCHEMA}")
+        counts: dict[str, int] = {}
+        try:
+            coordinator.execute("SET lock_timeout = '30s'")
+            plans, skipped = plan(coordinator, rules, names, keys=keys, jobs=jobs, force=force)
+            if plans:
+                idents = ", ".join(p.table.ident for p in plans)
+                coordinator.execute(f"LOCK TABLE {idents} IN EXCLUSIVE MODE")
+                counts = _stage_all(dsn, plans, jobs=jobs, progress=progress)
+                coordinator.execute(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'")
+                _swap(coordinator, plans, progress)
+            coordinator.commit()
+        except psycopg.Error as exc:
+            coordinator.rollback()
+            raise MaskingError(f"nothing was changed: {str(exc).strip()}") from None
+        except BaseException:
+            coordinator.rollback()
+            raise
+        finally:
+            _drop_stage(dsn)
+    results = tuple(TableResult(p.table.name, counts[p.table.name], p.masked) for p in plans)
+    for p in plans:
+        progress.phase(p.table.name, "done")
+    return Result(results, tuple(skipped), time.monotonic() - started)
