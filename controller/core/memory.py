@@ -139,7 +139,8 @@ class InMemoryCluster:
     def touch(self, key: EnvKey, *, team: str) -> None:
         """A PreviewEnvironment object exists for this pull request."""
         env = self._envs.setdefault(key, _Env(key=key, team=team, first_seen=self.now))
-        env.team = team
+        if not env.admitted:  # a ticket keeps the team it was granted to
+            env.team = team
 
     def request_deletion(self, key: EnvKey) -> None:
         """Someone deleted the PreviewEnvironment (kubectl delete)."""

@@ -116,7 +116,8 @@ def _progress(
             if now >= deadline:
                 failed_reason, failed_at, deadline = Reason.STEP_TIMEOUT, deadline, None
         route_plan, message = None, ""
-        if step in (Step.DEPLOY, Step.ROUTES) and failed_reason is Reason.NONE:
+        startable = rec is None or failed_reason is not Reason.NONE
+        if step in (Step.DEPLOY, Step.ROUTES) and startable:
             try:
                 route_plan = plan_routes(
                     bp,
@@ -155,7 +156,7 @@ def reconcile(
         env = envs.get(key) or ObservedEnvironment(key=key, team=pr.team if pr else "")
         reason = _unwanted_reason(pr, env, bp, now)
         views[key] = (pr, env, reason)
-        team = pr.team if pr is not None else env.team
+        team = env.team if env.admitted and env.team else (pr.team if pr else env.team)
         if pr is not None and reason is Reason.NONE:
             progress[key] = _progress(pr, env, bp, now, policy)
         if env.admitted:
