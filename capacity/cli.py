@@ -1,0 +1,339 @@
+"""`mayfly capacity sweep|merge|recommend|sensitivity|report`: capacity planning commands.
+
+Thin Typer layer: parse options, show a rich progress bar, print tables, and
+turn expected problems (a bad grid, a mismatched sweep directory) into
+messages that say what to do next. The work lives in the other `capacity`
+modules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from capacity import grid, store
+from capacity.recommend import Recommendation
+from capacity.recommend import recommend as make_recommendation
+from capacity.report import analyse, write_report
+from capacity.runner import run_sweep
+from capacity.sensitivity import DEFAULT_PARAMETERS, run_sensitivity
+from capacity.stats import summarise_points
+
+capacity_app = typer.Typer(
+    help="Capacity planning: sweep pool size, concurrency and nodes in the simulation, "
+    "recommend the cheapest setting meeting the SLA, and report.",
+    no_args_is_help=True,
+)
+_out = Console()
+_err = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `capacity ...` to the main `mayfly` application."""
+    app.add_typer(capacity_app, name="capacity")
+
+
+@contextmanager
+def _bar(description: str) -> Iterator[Callable[[float, int, int], None]]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=_err, transient=False) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(completed: float, finished: int, total: int) -> None:
+            progress.update(
+                task,
+                completed=completed,
+                total=total,
+                description=f"{description} ({finished}/{total} runs done)",
+            )
+
+        yield update
+
+
+def _fail(message: str) -> typer.Exit:
+    _err.print(f"[red]error:[/] {message}")
+    return typer.Exit(2)
+
+
+def _parse_set(values: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise _fail(f"--set {item!r}: use KEY=VALUE, e.g. workload.engineers=100")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def _optional_ints(spec: str | None, name: str) -> tuple[int | None, ...]:
+    return (None,) if not spec else grid.parse_int_list(spec, name=name)
+
+
+@capacity_app.command()
+def sweep(
+    out: Annotated[Path, typer.Option(help="sweep directory (created; resumed if it exists)")],
+    pool_sizes: Annotated[
+        str, typer.Option(help="START:STOP:STEP (stop inclusive) or a,b,c")
+    ] = "0:40:4",
+    concurrency: Annotated[
+        str | None,
+        typer.Option(help="concurrent-provision caps, e.g. 10,20,40 (default: the blueprint's)"),
+    ] = None,
+    nodes: Annotated[
+        str | None, typer.Option(help="node counts, e.g. 30:50:10 (default: the params')")
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="seeds per point (1..N)")] = 5,
+    days: Annotated[float, typer.Option(min=0.05, help="simulated days per run")] = 5.0,
+    engineers: Annotated[int | None, typer.Option(help="override workload.engineers")] = None,
+    teams: Annotated[int | None, typer.Option(help="override workload.teams")] = None,
+    params: Annotated[
+        Path | None, typer.Option(help="sim parameter YAML (partial is fine)")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="extra override KEY=VALUE (repeatable)")
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="worker processes (default: all cores)")
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="run only shard I/N (zero-based I), e.g. $JOB_COMPLETION_INDEX/8"),
+    ] = None,
+) -> None:
+    """Run the simulation over the grid x seeds; points already in --out are skipped."""
+    overrides = _parse_set(set_ or [])
+    if engineers is not None:
+        overrides["workload.engineers"] = engineers
+    if teams is not None:
+        overrides["workload.teams"] = teams
+    try:
+        points = grid.build_points(
+            grid.parse_int_list(pool_sizes, name="pool-sizes"),
+            _optional_ints(concurrency, "concurrency"),
+            _optional_ints(nodes, "nodes"),
+        )
+        tasks = grid.build_tasks(points, range(1, seeds + 1))
+        if shard is not None:
+            index, count = grid.parse_shard(shard)
+            tasks = grid.shard(tasks, index=index, count=count)
+        text = params.read_text(encoding="utf-8") if params is not None else None
+    except grid.GridError as error:
+        raise _fail(str(error)) from error
+    except OSError as error:
+        raise _fail(f"cannot read --params {params}: {error.strerror}") from error
+    scenario = store.Scenario(days=days, params_text=text, overrides=overrides)
+    try:
+        with _bar(f"sweeping {len(points)} points x {seeds} seeds") as update:
+            outcome = run_sweep(out, tasks, scenario=scenario, jobs=jobs, progress=update)
+    except store.StoreError as error:
+        raise _fail(str(error)) from error
+    runs, envs = store.consolidate(out)
+    _err.print(
+        f"[green]done[/]: {outcome.ran} runs in {outcome.wall_seconds:.1f} s, "
+        f"{outcome.skipped} already in {out}; table {out / store.SWEEP_TABLE}"
+    )
+    _print_points(summarise_points(runs, envs, sla_seconds=90.0))
+
+
+def _print_points(points: Any) -> None:
+    table = Table(title="SLA attainment per setting (90 s; mean over seeds and lower bound)")
+    for name in ("pool", "conc", "nodes", "seeds", "attain %", "lower %", "p95 s", "cost $"):
+        table.add_column(name, justify="right")
+    for row in points.itertuples():
+        table.add_row(
+            str(row.pool_size),
+            "def"
+            if row.concurrency != row.concurrency or row.concurrency is None
+            else str(int(row.concurrency)),
+            "def" if row.nodes is None or row.nodes != row.nodes else str(int(row.nodes)),
+            str(row.seeds),
+            f"{100 * row.attainment:.1f}",
+            f"{100 * row.attainment_lower:.1f}",
+            f"{row.spinup_p95_s:.0f}",
+            f"{row.cost_usd:.0f}",
+        )
+    _out.print(table)
+
+
+@capacity_app.command()
+def merge(
+    sources: Annotated[list[Path], typer.Argument(help="sweep (shard) directories")],
+    out: Annotated[Path, typer.Option(help="merged sweep directory")],
+) -> None:
+    """Merge shard outputs (e.g. of the Indexed Job) into one sweep directory."""
+    try:
+        runs, _ = store.merge(sources, out)
+    except store.StoreError as error:
+        raise _fail(str(error)) from error
+    _err.print(f"[green]merged[/] {len(sources)} directories: {len(runs)} runs in {out}")
+
+
+def _load(sweep_dir: Path) -> tuple[Any, Any]:
+    try:
+        return store.load_sweep(sweep_dir)
+    except store.StoreError as error:
+        raise _fail(str(error)) from error
+
+
+@capacity_app.command()
+def recommend(
+    sweep: Annotated[Path, typer.Option(help="sweep directory")],
+    sla_seconds: Annotated[float, typer.Option(help="spin-up SLA in seconds")] = 90.0,
+    target: Annotated[float, typer.Option(min=0.0, max=1.0, help="required attainment")] = 0.95,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
+    write_pool: Annotated[
+        Path | None, typer.Option(help="write the Blueprint pool YAML here")
+    ] = None,
+    lead_hours: Annotated[
+        int, typer.Option(min=0, help="pre-warm the pool this many hours ahead")
+    ] = 1,
+) -> None:
+    """The cheapest swept setting whose lower confidence bound meets the target, and a schedule."""
+    runs, envs = _load(sweep)
+    rec = make_recommendation(
+        runs, envs, sla_seconds=sla_seconds, target=target, lead_hours=lead_hours
+    )
+    if as_json:
+        typer.echo(json.dumps(rec.to_json(), indent=2))
+    else:
+        _print_recommendation(rec)
+    if rec.setting is None:
+        raise typer.Exit(1)
+    if write_pool is not None:
+        write_pool.write_text(rec.pool_yaml(), encoding="utf-8")
+        _err.print(f"wrote the pool block to {write_pool}")
+
+
+def _print_recommendation(rec: Recommendation) -> None:
+    if rec.setting is None:
+        _out.print(
+            f"[red]no swept setting meets {100 * rec.target:.0f} % within "
+            f"{rec.sla_seconds:g} s[/] (best lower bound {100 * rec.best_lower:.1f} %); "
+            "sweep larger --pool-sizes, --concurrency or --nodes"
+        )
+        return
+    s = rec.setting
+    _out.print(
+        f"[green]recommended[/]: pool {s['pool_size']}, concurrency "
+        f"{s['concurrency'] or 'default'}, nodes {s['nodes'] or 'default'}: attainment "
+        f"{100 * s['attainment']:.1f} %, lower bound {100 * s['attainment_lower']:.1f} % "
+        f"(min of one-sided {100 * rec.confidence:.0f} % t bound over {s['seeds']} seeds "
+        f"and Wilson bound over {s['environments']} environments), cost "
+        f"${s['cost_usd']:.2f}"
+    )
+    _out.print("hourly schedule (Blueprint pool block):")
+    _out.print(rec.pool_yaml(), highlight=False)
+
+
+@capacity_app.command()
+def sensitivity(
+    sweep: Annotated[Path, typer.Option(help="sweep directory (centred on its recommendation)")],
+    delta: Annotated[float, typer.Option(help="relative perturbation, e.g. 0.2 = ±20 %")] = 0.2,
+    seeds: Annotated[int, typer.Option(min=1, help="seeds per perturbed run")] = 2,
+    param: Annotated[
+        list[str] | None, typer.Option(help="dotted sim parameter (repeatable)")
+    ] = None,
+    sla_seconds: Annotated[float, typer.Option(help="SLA used to pick the centre")] = 90.0,
+    target: Annotated[float, typer.Option(help="target used to pick the centre")] = 0.95,
+    jobs: Annotated[int | None, typer.Option(min=1, help="worker processes")] = None,
+) -> None:
+    """One-at-a-time ±delta runs around the recommended point; stored for `report`."""
+    runs, envs = _load(sweep)
+    rec = make_recommendation(runs, envs, sla_seconds=sla_seconds, target=target)
+    effects, baseline = _sensitivity(
+        sweep,
+        rec,
+        delta=delta,
+        seeds=seeds,
+        parameters=tuple(param or DEFAULT_PARAMETERS),
+        jobs=jobs,
+    )
+    _out.print(f"p95 spin-up at the centre: {baseline:.1f} s")
+    _out.print(effects.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+def _sensitivity(
+    sweep_dir: Path,
+    rec: Recommendation,
+    *,
+    delta: float,
+    seeds: int,
+    parameters: tuple[str, ...],
+    jobs: int | None,
+) -> tuple[Any, float]:
+    setting = rec.setting
+    if setting is None:  # centre on the best point instead
+        raise _fail("no setting meets the target; run the sweep wider before sensitivity")
+    point = grid.Point(setting["pool_size"], setting["concurrency"], setting["nodes"])
+    scenario = store.read_scenario(sweep_dir)
+    with _bar(f"sensitivity: {len(parameters)} parameters x 2 x {seeds} seeds") as update:
+        effects, baseline = run_sensitivity(
+            scenario,
+            point.overrides(),
+            parameters=parameters,
+            delta=delta,
+            seeds=range(1, seeds + 1),
+            jobs=jobs,
+            progress=update,
+        )
+    store.write_sensitivity(sweep_dir, effects, baseline=baseline)
+    return effects, baseline
+
+
+@capacity_app.command()
+def report(
+    sweep: Annotated[Path, typer.Option(help="sweep directory")],
+    out: Annotated[Path, typer.Option(help="HTML file to write")],
+    sla_seconds: Annotated[float, typer.Option(help="spin-up SLA in seconds")] = 90.0,
+    target: Annotated[float, typer.Option(min=0.0, max=1.0, help="required attainment")] = 0.95,
+    sensitivity_seeds: Annotated[
+        int,
+        typer.Option(
+            min=0, help="seeds for the sensitivity runs if none are stored (0: skip the tornado)"
+        ),
+    ] = 1,
+    jobs: Annotated[int | None, typer.Option(min=1, help="worker processes")] = None,
+) -> None:
+    """One self-contained HTML page with every figure (runs a cheap sensitivity if missing)."""
+    runs, envs = _load(sweep)
+    sens = store.read_sensitivity(sweep)
+    if sens is None and sensitivity_seeds > 0:
+        rec = make_recommendation(runs, envs, sla_seconds=sla_seconds, target=target)
+        if rec.setting is not None:
+            sens = _sensitivity(
+                sweep,
+                rec,
+                delta=0.2,
+                seeds=sensitivity_seeds,
+                parameters=DEFAULT_PARAMETERS,
+                jobs=jobs,
+            )
+    analysis = analyse(runs, envs, sla_seconds=sla_seconds, target=target, sensitivity=sens)
+    write_report(analysis, out, scenario=store.read_scenario(sweep))
+    _err.print(
+        f"[green]wrote[/] {out} ({out.stat().st_size // 1024} KiB, {len(analysis.figures)} figures)"
+    )
