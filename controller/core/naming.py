@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 from controller.core.types import EnvKey
 
@@ -30,6 +31,7 @@ def short_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:_HASH_LEN]
 
 
+@lru_cache(maxsize=65536)
 def namespace_for(key: EnvKey, *, prefix: str = "pr") -> str:
     """The namespace of one pull request's environment."""
     digest = short_hash(f"{key.repository}#{key.number}")

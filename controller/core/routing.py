@@ -13,6 +13,7 @@ saying what to change.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -99,26 +100,57 @@ def service_graph(blueprint: Blueprint) -> nx.DiGraph:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _PathIndex:
+    """Compiled path globs of one blueprint: (name, pattern) for services and databases."""
+
+    services: tuple[tuple[str, re.Pattern[str]], ...]
+    databases: tuple[tuple[str, re.Pattern[str]], ...]
+    memo: dict[tuple[str, ...], tuple[str, ...]]
+
+
+_INDEXES: dict[int, tuple[Blueprint, _PathIndex]] = {}
+
+
+def _compile(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns) or "(?!)")
+
+
+def _index(blueprint: Blueprint) -> _PathIndex:
+    """Memoised by identity: hashing a whole blueprint on every call would cost more."""
+    entry = _INDEXES.get(id(blueprint))
+    if entry is not None and entry[0] is blueprint:
+        return entry[1]
+    index = _PathIndex(
+        services=tuple((s.name, _compile(s.paths)) for s in blueprint.services if s.paths),
+        databases=tuple(
+            (d.name, _compile((*d.migrations, d.masking_rules))) for d in blueprint.databases
+        ),
+        memo={},
+    )
+    if len(_INDEXES) >= 32:
+        _INDEXES.clear()
+    _INDEXES[id(blueprint)] = (blueprint, index)
+    return index
+
+
 def services_for_paths(blueprint: Blueprint, paths: tuple[str, ...]) -> tuple[str, ...]:
     """Services owning any of the changed paths (glob match), sorted."""
-    hit = {
-        svc.name
-        for svc in blueprint.services
-        for pattern in svc.paths
-        if any(fnmatch.fnmatchcase(path, pattern) for path in paths)
-    }
-    return tuple(sorted(hit))
+    index = _index(blueprint).services
+    return tuple(sorted({name for name, rx in index if any(rx.match(p) for p in paths)}))
 
 
 def databases_for_paths(blueprint: Blueprint, paths: tuple[str, ...]) -> tuple[str, ...]:
     """Databases whose migrations or masking rules are changed by the paths, sorted."""
-    hit = {
-        db.name
-        for db in blueprint.databases
-        for pattern in (*db.migrations, db.masking_rules)
-        if any(fnmatch.fnmatchcase(path, pattern) for path in paths)
-    }
-    return tuple(sorted(hit))
+    index = _index(blueprint)
+    hit = index.memo.get(paths)
+    if hit is None:
+        found = {name for name, rx in index.databases if any(rx.match(p) for p in paths)}
+        hit = tuple(sorted(found))
+        if len(index.memo) >= 65536:
+            index.memo.clear()
+        index.memo[paths] = hit
+    return hit
 
 
 def plan_routes(
@@ -157,9 +189,11 @@ def plan_routes(
             reasons[name] = "full mode: every service that is not shared runs in the PR"
     else:
         in_pr = set(changed)
+        # calls through a shared service reach its stable build, never the PR's
+        private = graph.subgraph(n for n in graph.nodes if n not in shared)
         for name in sorted(changed):
-            for caller in sorted(nx.ancestors(graph, name)):
-                if caller not in in_pr and caller not in shared:
+            for caller in sorted(nx.ancestors(private, name)):
+                if caller not in in_pr:
                     in_pr.add(caller)
                     reasons[caller] = f"calls {name} (transitively), which runs in the PR"
     for name in graph.nodes:

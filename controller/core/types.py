@@ -95,6 +95,14 @@ class EnvKey:
 
     repository: str
     number: int
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # keys are hashed many times per reconcile: compute once
+        object.__setattr__(self, "_hash", hash((self.repository, self.number)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __str__(self) -> str:
         return f"{self.repository}#{self.number}"

@@ -84,7 +84,7 @@ def blueprint(**overrides: object) -> Blueprint:
     return load_blueprint({**BLUEPRINT_DOC, **overrides})
 
 
-class InvariantViolation(AssertionError):
+class InvariantError(AssertionError):
     """An invariant of DESIGN.md section 2 did not hold."""
 
 
@@ -181,7 +181,7 @@ class World:
         for used in range(1, rounds + 1):
             if not self.step().actions:
                 return used
-        raise InvariantViolation(f"no fixed point after {rounds} rounds: {self.plan().actions}")
+        raise InvariantError(f"no fixed point after {rounds} rounds: {self.plan().actions}")
 
     def run_to_completion(self, *, limit: int = 60) -> None:
         """Complete every operation and reconcile until nothing is pending or planned."""
@@ -197,7 +197,7 @@ class World:
                     self.advance(plan.requeue_after.total_seconds())
                 continue
             self.cluster.complete_all()
-        raise InvariantViolation("the world did not come to rest")
+        raise InvariantError("the world did not come to rest")
 
     # -- invariants ------------------------------------------------------------
     def check_action(self, action: Action, before: ObservedState) -> None:
@@ -206,39 +206,40 @@ class World:
             case DeployServices(key, sha, _services, _attempt):
                 pr = self.prs.get(key)
                 env = envs.get(key)
-                assert pr is not None and env is not None
+                assert pr is not None
+                assert env is not None
                 if databases_for_paths(self.bp, pr.changed_paths):
                     for step in (Step.MIGRATIONS, Step.MASKING):
                         rec = env.step(step)
                         if rec is None or rec.sha != sha or rec.status is not StepStatus.SUCCEEDED:
-                            raise InvariantViolation(
+                            raise InvariantError(
                                 f"GDPR: {key} deployed with the database before {step} of {sha}"
                             )
             case ApplyRoutes(key, _sha, plan, _attempt):
                 allowed = {namespace_for(key), self.bp.baseline_namespace}
                 for route in plan.routes:
                     if route.namespace not in allowed:
-                        raise InvariantViolation(f"isolation: {route} leaves {allowed}")
+                        raise InvariantError(f"isolation: {route} leaves {allowed}")
                     if route.namespace in self.bp.production_namespaces:
-                        raise InvariantViolation(f"isolation: {route} reaches production")
+                        raise InvariantError(f"isolation: {route} reaches production")
                     if route.target.value == "shared" and (
                         route.destination not in self.bp.shared_services
                     ):
-                        raise InvariantViolation(f"isolation: {route} is not a listed shared one")
+                        raise InvariantError(f"isolation: {route} is not a listed shared one")
             case RemoveFinalizer(key):
                 env = envs.get(key)
                 if env is not None and (
                     env.has_resources or env.namespace_terminating or env.admitted
                 ):
-                    raise InvariantViolation(f"teardown: finalizer of {key} removed too early")
+                    raise InvariantError(f"teardown: finalizer of {key} removed too early")
             case ClaimWarmSlot(_key, slot_id):
                 slot = next((s for s in before.slots if s.id == slot_id), None)
                 if slot is None or slot.claimed_by is not None or slot.state is not SlotState.READY:
-                    raise InvariantViolation(f"pool: slot {slot_id} claimed twice or not ready")
+                    raise InvariantError(f"pool: slot {slot_id} claimed twice or not ready")
             case Admit(key, team):
                 live = sum(1 for e in before.environments if e.admitted and e.team == team)
                 if live + 1 > self.bp.quotas.for_team(team):
-                    raise InvariantViolation(f"quota: {team} admitted past its quota ({key})")
+                    raise InvariantError(f"quota: {team} admitted past its quota ({key})")
             case ReportStatus(key, status):
                 env = envs.get(key)
                 if (
@@ -246,7 +247,7 @@ class World:
                     and env.status is not None
                     and not lifecycle.is_legal(env.status.phase, status.phase)
                 ):
-                    raise InvariantViolation(
+                    raise InvariantError(
                         f"lifecycle: {key} moved {env.status.phase} -> {status.phase}"
                     )
             case _:
@@ -256,15 +257,15 @@ class World:
         claimed = Counter(s.claimed_by for s in state.slots if s.claimed_by is not None)
         for key, count in claimed.items():
             if count > 1:
-                raise InvariantViolation(f"pool: {key} holds {count} volumes")
+                raise InvariantError(f"pool: {key} holds {count} volumes")
         admitted = Counter(e.team for e in state.environments if e.admitted)
         for team, count in admitted.items():
             if count > self.bp.quotas.for_team(team):
-                raise InvariantViolation(f"quota: {team} holds {count} live environments")
+                raise InvariantError(f"quota: {team} holds {count} live environments")
         for env in state.environments:
             pr = self.prs.get(env.key)
             if env.has_resources and not env.finalizer and not env.deletion_requested:
-                raise InvariantViolation(f"teardown: {env.key} has resources but no finalizer")
+                raise InvariantError(f"teardown: {env.key} has resources but no finalizer")
             if env.db_access_sha is None or pr is None:
                 continue
             masking = env.step(Step.MASKING)
@@ -273,4 +274,4 @@ class World:
                 and masking.sha == env.db_access_sha
                 and (masking.status is not StepStatus.SUCCEEDED)
             ):
-                raise InvariantViolation(f"GDPR: {env.key} has the database, masking not done")
+                raise InvariantError(f"GDPR: {env.key} has the database, masking not done")
