@@ -88,5 +88,5 @@ def test_claim_order_prefers_newest_generation() -> None:
 
 
 def test_slots_claimed_in_this_round_are_not_drained() -> None:
-    created, drained = plan([slot(1), slot(2)], target=1, claimed_now=frozenset({"s1-1"}))
+    _created, drained = plan([slot(1), slot(2)], target=1, claimed_now=frozenset({"s1-1"}))
     assert "s1-1" not in drained
