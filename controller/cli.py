@@ -24,6 +24,8 @@ def _register() -> None:
     register_core(app)
     __import__("anonymizer.cli", fromlist=["register"]).register(app)
     __import__("controller.devcluster.cli", fromlist=["register"]).register(app)
+    __import__("controller.webhook.cli", fromlist=["register"]).register(app)
+    __import__("controller.k8s.cli", fromlist=["register"]).register(app)
 
 
 _register()

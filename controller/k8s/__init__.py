@@ -1,6 +1,9 @@
-"""The Kubernetes shell of the controller: CRDs, watches, work queue, server-side apply.
+"""The Kubernetes shell of Mayfly: observe the cluster, call `reconcile`, apply the plan.
 
-It turns what the API server shows into the core's values, calls
-`controller.core.reconcile`, and applies the resulting plan. Decisions belong
-to the core; this package only does I/O.
+Layers, each in its own module: `names` (labels, object names), `errors`
+(API statuses mapped to retryable or terminal errors), `kube` (the one place
+that talks HTTP to the API server), `render_*` (pure manifests), `observe`
+(cluster -> core values), `application` (plan -> API writes), `loop` (work
+queue, watches, leader election). It never imports `sim` and makes no
+decisions: every decision is `controller.core.reconcile`'s.
 """

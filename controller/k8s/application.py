@@ -1,0 +1,386 @@
+"""Apply one plan: every effect of a reconcile cycle goes through this module.
+
+Actions are grouped by environment and each group is applied in plan order
+(the core orders them: finalizer first, status after the work), groups in
+parallel on a small thread pool, pool actions last. Every action is matched
+exhaustively; each write is a server-side apply or a delete whose effect the
+next `observe.fetch` sees, so reconciling again never starts work twice.
+API failures are collected as `KubeError`s for the loop to retry; a group
+stops at its first failure. It decides nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, assert_never
+
+from controller.core.actions import (
+    Action,
+    AddFinalizer,
+    Admit,
+    ApplyRoutes,
+    ClaimWarmSlot,
+    CloneVolume,
+    CreateNamespace,
+    DeployServices,
+    DrainSlots,
+    Plan,
+    ReleaseQuota,
+    RemoveFinalizer,
+    ReplenishPool,
+    ReportStatus,
+    RevokeDatabaseAccess,
+    RunMasking,
+    RunMigrations,
+    TearDown,
+)
+from controller.core.blueprint import Blueprint
+from controller.core.types import EnvKey, EnvStatus, Step
+from controller.k8s import kube, metrics, names, pe
+from controller.k8s import render_namespace as rns
+from controller.k8s import render_routes as rroutes
+from controller.k8s import render_steps as rsteps
+from controller.k8s import render_workloads as rwork
+from controller.k8s.config import ShellConfig
+from controller.k8s.errors import ConflictError, KubeError
+from controller.k8s.observe import View
+
+Obj = dict[str, Any]
+log = logging.getLogger("mayfly.apply")
+
+
+class Reporter(Protocol):
+    """Where statuses go besides the PreviewEnvironment (GitHub Deployments)."""
+
+    def report(self, key: EnvKey, status: EnvStatus) -> None: ...
+
+
+@dataclass(slots=True)
+class _EnvState:
+    obj: Obj | None
+    finalizer: bool
+    admitted: bool
+
+
+class Application:
+    """Applies the actions of one plan against the API for one Blueprint's view."""
+
+    def __init__(
+        self,
+        api: kube.Kube,
+        view: View,
+        *,
+        bp: Blueprint,
+        cfg: ShellConfig,
+        now: datetime,
+        reporter: Reporter | None = None,
+    ) -> None:
+        self.api, self.view, self.bp, self.cfg, self.now = api, view, bp, cfg, now
+        self.reporter = reporter
+        self.skipped = 0  # actions with nothing to write (no PreviewEnvironment left)
+        self.prs = {pr.key: pr for pr in view.desired.prs}
+        self.envs = {env.key: env for env in view.observed.environments}
+
+    # -- the plan -------------------------------------------------------------
+    def apply(self, plan: Plan, *, workers: int = 8) -> list[KubeError]:
+        groups: dict[EnvKey, list[Action]] = {}
+        pool: list[Action] = []
+        for action in plan.actions:
+            key = getattr(action, "key", None)
+            if isinstance(key, EnvKey):
+                groups.setdefault(key, []).append(action)
+            else:
+                pool.append(action)
+        errors: list[KubeError] = []
+        items = list(groups.items())
+        if len(items) > 1 and workers > 1:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as ex:
+                results = list(ex.map(lambda item: self._group(*item), items))
+        else:
+            results = [self._group(k, a) for k, a in items]
+        errors.extend(e for e in results if e is not None)
+        for action in pool:
+            try:
+                self.execute(action, None)
+            except KubeError as exc:
+                errors.append(exc)
+        return errors
+
+    def _group(self, key: EnvKey, actions: list[Action]) -> KubeError | None:
+        env = self.envs.get(key)
+        state = _EnvState(
+            obj=self.view.pes.get(key),
+            finalizer=env.finalizer if env else False,
+            admitted=env.admitted if env else False,
+        )
+        for action in actions:
+            try:
+                self.execute(action, state)
+            except KubeError as exc:
+                metrics.RECONCILE_ERRORS.labels(type(exc).__name__).inc()
+                log.warning(
+                    "event=action_failed action=%s env=%s status=%s reason=%s",
+                    type(action).__name__,
+                    names.env_name(key),
+                    exc.status,
+                    exc.reason,
+                )
+                return exc
+        return None
+
+    # -- one action -------------------------------------------------------------
+    def execute(self, action: Action, state: _EnvState | None) -> None:
+        metrics.ACTIONS.labels(type(action).__name__).inc()
+        match action:
+            case AddFinalizer(key):
+                self._pe_meta(key, state, finalizer=True)
+            case RemoveFinalizer(key):
+                self._pe_meta(key, state, finalizer=False)
+            case Admit(key, _team):
+                self._pe_meta(key, state, admitted=True)
+            case ReleaseQuota(key, _team):
+                self._pe_meta(key, state, admitted=False)
+            case CreateNamespace(key, namespace, team):
+                self._create_namespace(key, namespace, team)
+            case ClaimWarmSlot(key, slot_id):
+                self._claim(key, slot_id)
+            case CloneVolume(key, generation, attempt):
+                self._clone(key, generation, attempt)
+            case RunMigrations(key, sha, databases, attempt):
+                self._job(key, Step.MIGRATIONS, sha, databases, attempt)
+            case RunMasking(key, sha, databases, attempt):
+                self._job(key, Step.MASKING, sha, databases, attempt)
+            case DeployServices(key, sha, services, attempt):
+                self._deploy(key, sha, services, attempt)
+            case RevokeDatabaseAccess(key):
+                self._revoke(key)
+            case ApplyRoutes(key, sha, plan, attempt):
+                self._routes(key, sha, plan, attempt)
+            case ReportStatus(key, status):
+                self._report(key, status, state)
+            case TearDown(key, namespace, _slot_id):
+                self._teardown(key, namespace)
+            case ReplenishPool(slot_ids, generation):
+                for slot_id in slot_ids:
+                    snapshot = self.view.golden.get(generation)
+                    self.api.apply(
+                        rsteps.slot_pvc(
+                            slot_id,
+                            generation=generation,
+                            snapshot=snapshot,
+                            blueprint=self.bp.name,
+                            cfg=self.cfg,
+                        )
+                    )
+            case DrainSlots(slot_ids):
+                for slot_id in slot_ids:
+                    self.api.delete(kube.PVC, slot_id, self.cfg.pool_namespace)
+            case _:
+                assert_never(action)
+
+    # -- helpers ------------------------------------------------------------------
+    def _ns(self, key: EnvKey) -> str:
+        return names.env_name(key, prefix=self.cfg.policy.namespace_prefix)
+
+    def _pe_meta(
+        self,
+        key: EnvKey,
+        state: _EnvState | None,
+        *,
+        finalizer: bool | None = None,
+        admitted: bool | None = None,
+    ) -> None:
+        if state is None or state.obj is None:
+            self.skipped += 1
+            return  # no PreviewEnvironment left: nothing to mark
+        if finalizer is not None:
+            state.finalizer = finalizer
+        if admitted is not None:
+            state.admitted = admitted
+        md = state.obj["metadata"]
+        body: Obj = {
+            "apiVersion": names.API_VERSION,
+            "kind": names.PE_KIND,
+            "metadata": {
+                "name": md["name"],
+                "namespace": md["namespace"],
+                "resourceVersion": md["resourceVersion"],
+                "finalizers": [names.FINALIZER] if state.finalizer else [],
+                "labels": {names.ADMITTED: "true"} if state.admitted else {},
+            },
+        }
+        state.obj = self.api.apply(body)
+
+    def _create_namespace(self, key: EnvKey, namespace: str, team: str) -> None:
+        pr = self.prs.get(key)
+        for obj in rns.frame(
+            key,
+            namespace,
+            team=team,
+            owner=pr.author if pr else "",
+            blueprint=self.bp.name,
+            production=self.bp.production_namespaces,
+            quota=self.cfg.quota,
+        ):
+            self.api.apply(obj)
+
+    def _own_volumes(self, key: EnvKey) -> list[Obj]:
+        vols = self.view.volumes.get(self._ns(key), [])
+        return [v for v in vols if v["metadata"].get("labels", {}).get(names.CLAIMED_BY)]
+
+    def _claim(self, key: EnvKey, slot_id: str) -> None:
+        slot = self.view.slots.get(slot_id)
+        if slot is None:
+            raise ConflictError(409, "SlotGone", f"slot {slot_id} vanished before the claim")
+        for vol in self._own_volumes(key):
+            self.api.delete(kube.PVC, vol["metadata"]["name"], self.cfg.pool_namespace)
+        self.api.apply(rsteps.claim_patch(slot, key, now=self.now), manager="mayfly-claim")
+
+    def _clone(self, key: EnvKey, generation: int, attempt: int) -> None:
+        for vol in self._own_volumes(key):
+            self.api.delete(kube.PVC, vol["metadata"]["name"], self.cfg.pool_namespace)
+        self.api.apply(
+            rsteps.clone_pvc(
+                key,
+                namespace=self._ns(key),
+                attempt=attempt,
+                generation=generation,
+                snapshot=self.view.golden.get(generation),
+                blueprint=self.bp.name,
+                now=self.now,
+                cfg=self.cfg,
+            )
+        )
+
+    def _job(
+        self, key: EnvKey, step: Step, sha: str, databases: tuple[str, ...], attempt: int
+    ) -> None:
+        ns = self._ns(key)
+        job = rsteps.job(
+            key,
+            step,
+            namespace=ns,
+            sha=sha,
+            databases=databases,
+            attempt=attempt,
+            blueprint=self.bp.name,
+            now=self.now,
+            cfg=self.cfg,
+        )
+        self.api.apply(job)
+        selector = f"{names.ENV}={self._ns(key)},{names.STEP}={step.value}"
+        older, _ = self.api.list(kube.JOB, namespace=ns, selector=selector)
+        for old in older:
+            if old["metadata"]["name"] != job["metadata"]["name"]:
+                self.api.delete(kube.JOB, old["metadata"]["name"], ns)
+
+    def _deploy(self, key: EnvKey, sha: str, services: tuple[str, ...], attempt: int) -> None:
+        ns = self._ns(key)
+        databases = tuple(d.name for d in self.bp.databases)
+        with contextlib.suppress(ConflictError):  # created by an earlier attempt; never read
+            self.api.create(
+                rwork.credentials(key, namespace=ns, blueprint=self.bp.name, databases=databases)
+            )
+        deadline = int(self.cfg.policy.timeout(Step.DEPLOY).total_seconds())
+        wanted = rwork.workloads(
+            key,
+            self.bp,
+            services,
+            namespace=ns,
+            sha=sha,
+            attempt=attempt,
+            db_access=True,
+            progress_deadline=deadline,
+        )
+        for obj in wanted:
+            self.api.apply(obj)
+        keep = set(services)
+        for kind in (kube.DEPLOYMENT, kube.SERVICE):
+            existing, _ = self.api.list(kind, namespace=ns, selector=f"{names.ENV}={ns}")
+            for obj in existing:
+                if obj["metadata"]["name"] not in keep:
+                    self.api.delete(kind, obj["metadata"]["name"], ns)
+        self.api.apply(
+            rwork.step_marker(
+                key,
+                Step.DEPLOY,
+                namespace=ns,
+                sha=sha,
+                attempt=attempt,
+                now=self.now,
+                blueprint=self.bp.name,
+                objects=tuple(sorted(keep)),
+            )
+        )
+
+    def _revoke(self, key: EnvKey) -> None:
+        ns = self._ns(key)
+        deadline = int(self.cfg.policy.timeout(Step.DEPLOY).total_seconds())
+        for dep in self.view.deployments.get(ns, []):
+            ann = dep["metadata"].get("annotations", {})
+            for obj in rwork.workloads(
+                key,
+                self.bp,
+                (dep["metadata"]["name"],),
+                namespace=ns,
+                sha=ann.get(names.SHA, ""),
+                attempt=int(ann.get(names.ATTEMPT, "1")),
+                db_access=False,
+                progress_deadline=deadline,
+            ):
+                if obj["kind"] == "Deployment":
+                    self.api.apply(obj)
+
+    def _routes(self, key: EnvKey, sha: str, plan: Any, attempt: int) -> None:
+        ns = self._ns(key)
+        objs = rroutes.render(key, plan, blueprint=self.bp.name)
+        for obj in objs:
+            self.api.apply(obj)
+        wanted = {(o["kind"], o["metadata"]["name"]) for o in objs}
+        for kind in (kube.VIRTUAL_SERVICE, kube.DESTINATION_RULE):
+            existing, _ = self.api.list(kind, namespace=ns, selector=f"{names.ENV}={ns}")
+            for obj in existing:
+                if (kind.kind, obj["metadata"]["name"]) not in wanted:
+                    self.api.delete(kind, obj["metadata"]["name"], ns)
+        self.api.apply(
+            rwork.step_marker(
+                key,
+                Step.ROUTES,
+                namespace=ns,
+                sha=sha,
+                attempt=attempt,
+                now=self.now,
+                blueprint=self.bp.name,
+                objects=tuple(sorted(n for _k, n in wanted)),
+            )
+        )
+
+    def _report(self, key: EnvKey, status: EnvStatus, state: _EnvState | None) -> None:
+        env = self.envs.get(key)
+        if state is not None and state.obj is not None:
+            md = state.obj["metadata"]
+            state.obj = self.api.apply(
+                pe.status_patch(md["name"], md["namespace"], status), subresource="status"
+            )
+        else:
+            self.skipped += 1
+        metrics.observe_transition(env.status if env else None, status)
+        log.info(
+            "event=phase env=%s phase=%s reason=%s",
+            self._ns(key),
+            status.phase.value,
+            status.reason.value or "-",
+        )
+        if self.reporter is not None:
+            self.reporter.report(key, status)
+
+    def _teardown(self, key: EnvKey, namespace: str) -> None:
+        if key not in self.prs:
+            metrics.ORPHANS_REMOVED.inc()
+        self.api.delete(kube.NAMESPACE, namespace)
+        for vol in self._own_volumes(key):
+            self.api.delete(kube.PVC, vol["metadata"]["name"], self.cfg.pool_namespace)

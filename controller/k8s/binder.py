@@ -1,0 +1,71 @@
+"""TEST AND DEV ONLY: bind Mayfly's pending volume claims to pre-provisioned PersistentVolumes.
+
+The local control plane has no storage provisioner and no CSI snapshotter,
+so a claim would stay Pending forever. With `mayfly controller run
+--dev-volume-binder`, this thread creates, for each Pending claim in the pool
+namespace labelled `app.kubernetes.io/managed-by=mayfly`, a hostPath
+PersistentVolume pre-bound to it (`claimRef`); kube-controller-manager's
+PV binder then binds them, so the volume step completes through the real
+binding path. Released volumes are deleted. Never enable it in production:
+it ignores `dataSource` (the clone is empty) and needs `persistentvolumes`
+RBAC that the production role does not grant.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from controller.k8s import kube, names
+from controller.k8s.errors import ConflictError, KubeError
+
+log = logging.getLogger("mayfly.devbinder")
+
+
+def bind_pending(api: kube.Kube, namespace: str) -> int:
+    """One pass: a PV for every pending claim; delete released ones. Returns PVs created."""
+    created = 0
+    claims, _ = api.list(kube.PVC, namespace=namespace, selector=f"{names.MANAGED_BY}=mayfly")
+    for pvc in claims:
+        md, spec = pvc["metadata"], pvc.get("spec") or {}
+        if (pvc.get("status") or {}).get("phase") != "Pending" or md.get("deletionTimestamp"):
+            continue
+        size = spec.get("resources", {}).get("requests", {}).get("storage", "1Gi")
+        pv_name = f"mayfly-dev-{md['uid'][:18]}"
+        pv: kube.Obj = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": pv_name, "labels": {names.MANAGED_BY: "mayfly-dev-binder"}},
+            "spec": {
+                "capacity": {"storage": size},
+                "accessModes": spec.get("accessModes", ["ReadWriteOnce"]),
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": spec.get("storageClassName") or "",
+                "hostPath": {"path": f"/tmp/mayfly-dev-volumes/{pv_name}"},
+                "claimRef": {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "namespace": md["namespace"],
+                    "name": md["name"],
+                    "uid": md["uid"],
+                },
+            },
+        }
+        try:
+            api.create(pv)
+            created += 1
+        except ConflictError:
+            pass
+    volumes, _ = api.list(kube.PV, selector=f"{names.MANAGED_BY}=mayfly-dev-binder")
+    for vol in volumes:
+        if (vol.get("status") or {}).get("phase") in ("Released", "Failed"):
+            api.delete(kube.PV, vol["metadata"]["name"])
+    return created
+
+
+def run(api: kube.Kube, namespace: str, stop: threading.Event, *, period: float = 0.5) -> None:
+    while not stop.wait(period):
+        try:
+            bind_pending(api, namespace)
+        except KubeError as exc:
+            log.warning("event=dev_binder_failed status=%s", exc.status)
