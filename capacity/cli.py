@@ -151,6 +151,10 @@ def sweep(
             outcome = run_sweep(out, tasks, scenario=scenario, jobs=jobs, progress=update)
     except store.StoreError as error:
         raise _fail(str(error)) from error
+    store.mark_done(out)
+    if not any((out / store.RUNS).glob("*.json")):
+        _err.print(f"[yellow]nothing to run[/] in this shard ({len(tasks)} tasks); marked done")
+        return
     runs, envs = store.consolidate(out)
     _err.print(
         f"[green]done[/]: {outcome.ran} runs in {outcome.wall_seconds:.1f} s, "
@@ -285,10 +289,7 @@ def _sensitivity(
     parameters: tuple[str, ...],
     jobs: int | None,
 ) -> tuple[Any, float]:
-    setting = rec.setting
-    if setting is None:  # centre on the best point instead
-        raise _fail("no setting meets the target; run the sweep wider before sensitivity")
-    point = grid.Point(setting["pool_size"], setting["concurrency"], setting["nodes"])
+    point = rec.centre()  # the recommended point, else the best one swept
     scenario = store.read_scenario(sweep_dir)
     with _bar(f"sensitivity: {len(parameters)} parameters x 2 x {seeds} seeds") as update:
         effects, baseline = run_sensitivity(
@@ -323,15 +324,14 @@ def report(
     sens = store.read_sensitivity(sweep)
     if sens is None and sensitivity_seeds > 0:
         rec = make_recommendation(runs, envs, sla_seconds=sla_seconds, target=target)
-        if rec.setting is not None:
-            sens = _sensitivity(
-                sweep,
-                rec,
-                delta=0.2,
-                seeds=sensitivity_seeds,
-                parameters=DEFAULT_PARAMETERS,
-                jobs=jobs,
-            )
+        sens = _sensitivity(
+            sweep,
+            rec,
+            delta=0.2,
+            seeds=sensitivity_seeds,
+            parameters=DEFAULT_PARAMETERS,
+            jobs=jobs,
+        )
     analysis = analyse(runs, envs, sla_seconds=sla_seconds, target=target, sensitivity=sens)
     write_report(analysis, out, scenario=store.read_scenario(sweep))
     _err.print(

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from capacity.grid import Point
 from capacity.stats import POINT_COLUMNS, attainment_by, normalise_points, summarise_points
 
 
@@ -47,6 +48,14 @@ class Recommendation:
     setting: dict[str, Any] | None
     best_lower: float
     schedule: tuple[HourPlan, ...]
+    best: dict[str, Any] | None = None
+
+    def centre(self) -> Point:
+        """The recommended point, or (if none qualifies) the one with the best lower bound."""
+        row = self.setting if self.setting is not None else self.best
+        if row is None:
+            raise ValueError("the sweep has no points")
+        return Point(int(row["pool_size"]), row["concurrency"], row["nodes"])
 
     def pool_snippet(self) -> dict[str, Any]:
         """The Blueprint `pool` block: `{defaultSize, hours: [{hour, size}]}`, changes only."""
@@ -73,6 +82,7 @@ class Recommendation:
             "bound": "min(one-sided t bound over seeds, one-sided Wilson bound over environments)",
             "setting": self.setting,
             "best_lower_bound": self.best_lower,
+            "best": self.best,
             "schedule": [asdict(p) for p in self.schedule],
             "pool": self.pool_snippet()["pool"] if self.setting is not None else None,
         }
@@ -151,18 +161,27 @@ def recommend(
     """The cheapest qualifying setting and its hourly schedule (empty if none qualifies)."""
     points = summarise_points(runs, envs, sla_seconds=sla_seconds, confidence=confidence)
     chosen = choose_setting(points, target=target)
-    best_lower = float(points["attainment_lower"].max())
+    best_row = points.sort_values(["attainment_lower", "cost_usd"], ascending=[False, True]).iloc[0]
+    best = _as_dict(best_row)
+    best_lower = float(best_row["attainment_lower"])
     if chosen is None:
-        return Recommendation(sla_seconds, target, confidence, None, best_lower, ())
+        return Recommendation(sla_seconds, target, confidence, None, best_lower, (), best)
     schedule = hourly_schedule(
         envs, chosen, sla_seconds=sla_seconds, target=target, lead_hours=lead_hours
     )
-    setting = {
+    return Recommendation(
+        sla_seconds, target, confidence, _as_dict(chosen), best_lower, schedule, best
+    )
+
+
+def _as_dict(row: pd.Series) -> dict[str, Any]:
+    """A `summarise_points` row as plain JSON-able values (None for a default knob)."""
+    return {
         k: (
             None
             if pd.isna(v)
             else (int(v) if k in POINT_COLUMNS or k in ("seeds", "environments") else float(v))
         )
-        for k, v in chosen.items()
+        for k, v in row.items()
+        if k != "pareto"
     }
-    return Recommendation(sla_seconds, target, confidence, setting, best_lower, schedule)

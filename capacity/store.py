@@ -5,6 +5,7 @@ Layout of a sweep directory::
     manifest.json                 scenario shared by every run (days, params, overrides)
     runs/<task>.envs.parquet      environment records of one (point, seed) run
     runs/<task>.json              its summary; written last, so its presence marks the run done
+    DONE                          marker: a sweep command finished (waited on by the merge Job)
     sweep.parquet                 tidy table, one row per point and seed (consolidated)
     environments.parquet          every environment record, with point and seed columns
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ from capacity.grid import Point, Task
 from capacity.stats import normalise_points
 
 MANIFEST = "manifest.json"
+DONE = "DONE"
 RUNS = "runs"
 SWEEP_TABLE = "sweep.parquet"
 ENV_TABLE = "environments.parquet"
@@ -70,20 +73,25 @@ class Scenario:
         )
 
 
+def _tmp_name(path: Path) -> Path:
+    """A temporary sibling unique across processes and pods (pids repeat in containers)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _tmp_name(path)
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _tmp_name(path)
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, path)
 
 
 def _copy_atomic(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = _tmp_name(target)
     shutil.copyfile(source, tmp)
     os.replace(tmp, target)
 
@@ -160,6 +168,11 @@ def consolidate(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     _write_parquet(runs, directory / SWEEP_TABLE)
     _write_parquet(envs, directory / ENV_TABLE)
     return runs, envs
+
+
+def mark_done(directory: Path) -> None:
+    """Record that a sweep (or shard) command ran to the end in `directory`."""
+    _write_atomic(directory / DONE, b"")
 
 
 def load_sweep(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
