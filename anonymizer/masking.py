@@ -16,12 +16,13 @@ through the `Progress` port.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
@@ -72,7 +73,7 @@ class Result:
         return sum(t.rows for t in self.tables)
 
 
-Conn = psycopg.Connection[tuple[object, ...]]
+Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 def _chunks(pages: int, jobs: int) -> tuple[str, ...]:
@@ -82,7 +83,7 @@ def _chunks(pages: int, jobs: int) -> tuple[str, ...]:
     bounds = [pages * i // n for i in range(n)]
     where = [
         f"ctid >= '({lo},0)'::tid AND ctid < '({hi},0)'::tid"
-        for lo, hi in zip(bounds, bounds[1:], strict=False)
+        for lo, hi in itertools.pairwise(bounds)
     ]
     return (*where, f"ctid >= '({bounds[-1]},0)'::tid")
 
@@ -148,9 +149,9 @@ def plan(
                 ", ".join(exprs),
                 ", ".join(cols),
                 f"{STAGE_SCHEMA}.s{table.oid}",
-                _chunks(int(pages[0]) if pages else 0, jobs),  # type: ignore[call-overload]
+                _chunks(int(pages[0]) if pages else 0, jobs),
                 tuple(masked),
-                int(rows[0]) if rows and int(rows[0]) >= 0 else None,  # type: ignore[call-overload]
+                int(rows[0]) if rows and int(rows[0]) >= 0 else None,
             )
         )
     if problems:
@@ -217,9 +218,8 @@ def _swap(conn: Conn, plans: list[TablePlan], progress: Progress) -> None:
             run(index.drop)
         for name, state in p.table.triggers:
             if state != "D":
-                run(
-                    f"ALTER TABLE {p.table.ident} DISABLE TRIGGER {sql.Identifier(name).as_string()}"
-                )
+                trigger = sql.Identifier(name).as_string()
+                run(f"ALTER TABLE {p.table.ident} DISABLE TRIGGER {trigger}")
         if p.table.force_rls:
             run(f"ALTER TABLE {p.table.ident} NO FORCE ROW LEVEL SECURITY")
     run("TRUNCATE ONLY " + ", ".join(p.table.ident for p in plans))
@@ -228,9 +228,8 @@ def _swap(conn: Conn, plans: list[TablePlan], progress: Progress) -> None:
         overriding = (
             " OVERRIDING SYSTEM VALUE" if any(c.identity_always for c in p.table.columns) else ""
         )
-        run(
-            f"INSERT INTO {p.table.ident} ({p.columns}){overriding} SELECT {p.columns} FROM {p.stage}"
-        )
+        target = f"{p.table.ident} ({p.columns})"
+        run(f"INSERT INTO {target}{overriding} SELECT {p.columns} FROM {p.stage}")
         progress.phase(p.table.name, "indexing")
         for index in p.table.indexes:
             for statement in index.create:
@@ -241,7 +240,9 @@ def _swap(conn: Conn, plans: list[TablePlan], progress: Progress) -> None:
                 run(f"ALTER TABLE {p.table.ident} {enable[state]} TRIGGER {ident}")
         if p.table.force_rls:
             run(f"ALTER TABLE {p.table.ident} FORCE ROW LEVEL SECURITY")
-        run(f"ANALYZE {p.table.ident}")
+        # Refresh statistics of the masked columns: pg_statistic holds sample values.
+        masked = ", ".join(sql.Identifier(c).as_string() for c in p.masked)
+        run(f"ANALYZE {p.table.ident}" + (f" ({masked})" if masked else ""))
     for fk in fkeys:
         for statement in fk.create:
             run(statement)

@@ -83,7 +83,8 @@ def give_to(path: Path, user: str | None) -> None:
     if user is None:
         return
     entry = pwd.getpwnam(user)
-    subprocess.run(["chown", "-R", f"{entry.pw_uid}:{entry.pw_gid}", str(path)], check=True)
+    if path.stat().st_uid != entry.pw_uid:
+        subprocess.run(["chown", "-R", f"{entry.pw_uid}:{entry.pw_gid}", str(path)], check=True)
     for parent in path.resolve().parents:
         mode = parent.stat().st_mode
         if not mode & 0o001:
@@ -132,10 +133,12 @@ def free_port(socket_dir: Path, start: int = 55432) -> int:
     return port
 
 
-def _failed(log: Path) -> bool:
+def _failed(log: Path, offset: int) -> bool:
     if not log.exists():
         return False
-    lines = log.read_text(errors="replace").splitlines()
+    with log.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode(errors="replace").splitlines()
     return any("FATAL" in line and "is starting up" not in line for line in lines)
 
 
@@ -156,6 +159,7 @@ def start(
     (datadir / "postmaster.pid").unlink(missing_ok=True)
     port = port or free_port(socket_dir)
     log = datadir / "mayfly-server.log"
+    offset = log.stat().st_size if log.exists() else 0
     opts = f"-k {socket_dir} -p {port}"
     cmd = [
         str(bindir / "pg_ctl"),
@@ -172,13 +176,22 @@ def start(
     subprocess.run(_as_user(cmd, user), capture_output=True, text=True, check=False)
     server = PgServer(datadir, socket_dir, port, user, bindir)
     deadline = time.monotonic() + timeout
-    ready = [str(bindir / "pg_isready"), "-q", "-h", str(socket_dir), "-p", str(port)]
+    ready = [
+        str(bindir / "pg_isready"),
+        "-q",
+        "-h",
+        str(socket_dir),
+        "-p",
+        str(port),
+        "-U",
+        "postgres",
+    ]
     while time.monotonic() < deadline:
         if subprocess.run(ready, check=False).returncode == 0:
             return server
-        if _failed(log):
+        if _failed(log, offset):
             break
         time.sleep(0.01)
-    tail = log.read_text(errors="replace")[-1500:] if log.exists() else "(no server log)"
+    tail = log.read_text(errors="replace")[offset:][-1500:] if log.exists() else "(no log)"
     server.stop(mode="immediate")
     raise PostgresError(f"PostgreSQL did not start on {datadir} within {timeout:.0f}s:\n{tail}")

@@ -11,6 +11,7 @@ It must not modify anything: it only runs catalog queries.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -100,7 +101,7 @@ def _comment(kind: str, target: str, text: str | None) -> tuple[str, ...]:
     return (f"COMMENT ON {kind} {target} IS {sql.Literal(text).as_string()}",)
 
 
-def table(conn: psycopg.Connection[tuple[object, ...]], name: str) -> Table:
+def table(conn: psycopg.Connection[tuple[Any, ...]], name: str) -> Table:
     """Describe one table (canonical `schema.table` name)."""
     schema, rel = name.split(".", 1)
     row = conn.execute(
@@ -121,7 +122,7 @@ def table(conn: psycopg.Connection[tuple[object, ...]], name: str) -> Table:
     ).fetchone()
     if rules and rules[0]:
         raise SchemaError(f"{name} has an ON INSERT rule; drop it on the clone before masking")
-    columns = tuple(Column(*r) for r in conn.execute(_COLUMNS, (oid,)).fetchall())  # type: ignore[arg-type]
+    columns = tuple(Column(*r) for r in conn.execute(_COLUMNS, (oid,)).fetchall())
     indexes = []
     for r in conn.execute(_INDEXES, (oid,)).fetchall():
         relname, qualified, indexdef, conname, condef, clustered, replident, icomment, ccomment = r
@@ -130,11 +131,11 @@ def table(conn: psycopg.Connection[tuple[object, ...]], name: str) -> Table:
             create: tuple[str, ...] = (
                 f"ALTER TABLE {ident} ADD CONSTRAINT {_q(str(conname))} {condef}",
             )
-            create += _comment("CONSTRAINT", f"{_q(str(conname))} ON {ident}", ccomment)  # type: ignore[arg-type]
+            create += _comment("CONSTRAINT", f"{_q(str(conname))} ON {ident}", ccomment)
         else:
             drop = f"DROP INDEX {qualified}"
             create = (str(indexdef),)
-        create += _comment("INDEX", str(qualified), icomment)  # type: ignore[arg-type]
+        create += _comment("INDEX", str(qualified), icomment)
         if clustered:
             create += (f"ALTER TABLE {ident} CLUSTER ON {_q(str(relname))}",)
         if replident:
@@ -149,10 +150,10 @@ def table(conn: psycopg.Connection[tuple[object, ...]], name: str) -> Table:
     )
     return Table(
         int(oid), name, ident, columns, tuple(indexes), triggers, bool(force_rls), int(pages)
-    )  # type: ignore[call-overload]
+    )
 
 
-def foreign_keys(conn: psycopg.Connection[tuple[object, ...]], oids: list[int]) -> list[ForeignKey]:
+def foreign_keys(conn: psycopg.Connection[tuple[Any, ...]], oids: list[int]) -> list[ForeignKey]:
     """Every foreign key from or to one of the tables."""
     keys = []
     for name, table_ident, definition, comment in conn.execute(_FKEYS, (oids, oids)).fetchall():
@@ -162,14 +163,16 @@ def foreign_keys(conn: psycopg.Connection[tuple[object, ...]], oids: list[int]) 
                 str(name),
                 str(table_ident),
                 f"ALTER TABLE {table_ident} DROP CONSTRAINT {_q(str(name))}",
-                (f"ALTER TABLE {table_ident} ADD CONSTRAINT {_q(str(name))} {definition}",)
-                + _comment("CONSTRAINT", target, comment),  # type: ignore[arg-type]
+                (
+                    f"ALTER TABLE {table_ident} ADD CONSTRAINT {_q(str(name))} {definition}",
+                    *_comment("CONSTRAINT", target, comment),
+                ),
             )
         )
     return keys
 
 
-def existing_tables(conn: psycopg.Connection[tuple[object, ...]]) -> set[str]:
+def existing_tables(conn: psycopg.Connection[tuple[Any, ...]]) -> set[str]:
     """Canonical names of every ordinary table outside the system schemas."""
     rows = conn.execute(
         "SELECT n.nspname || '.' || c.relname FROM pg_class c"

@@ -125,12 +125,12 @@ def expression(rule: ColumnRule, column: Column, keys: Keys) -> str:
             return f"({col} + round((random() * 2 - 1) * {days})::int)"
         return f"({col} + (random() * 2 - 1) * {days} * interval '1 day')::{column.type}"
     if s is Strategy.PARTIAL:
-        first, last, mask = int(opts["keep_first"]), int(opts["keep_last"]), str(opts["mask"])
-        v, m = f"({col})::text", _literal(mask)
+        head, tail = int(opts["keep_first"]), int(opts["keep_last"])
+        v, m = f"({col})::text", _literal(str(opts["mask"]))
         body = (
-            f"CASE WHEN length({v}) <= {first + last} THEN repeat({m}, length({v})) "
-            f"ELSE left({v}, {first}) || repeat({m}, length({v}) - {first + last}) "
-            f"|| right({v}, {last}) END"
+            f"CASE WHEN length({v}) <= {head + tail} THEN repeat({m}, length({v})) "
+            f"ELSE left({v}, {head}) || repeat({m}, length({v}) - {head + tail}) "
+            f"|| right({v}, {tail}) END"
         )
         return f"({body})::{column.type}"
     h = f"hashtextextended(({col})::text, {keys.seed(s.value)})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -97,14 +98,21 @@ def shop(pg_dsn: str) -> str:
 
 def _run(dsn: str, data: dict[str, object] = RULES, *, jobs: int = 2) -> masking.Result:
     return masking.run(
-        dsn, rules.parse(data), ["public.users", "public.orders"], keys=KEYS, jobs=jobs,
+        dsn,
+        rules.parse(data),
+        ["public.users", "public.orders"],
+        keys=KEYS,
+        jobs=jobs,
         progress=Recorder(),
     )
 
 
 def test_values_are_masked_and_everything_else_kept(shop: str) -> None:
     result = _run(shop)
-    assert [(t.name, t.rows) for t in result.tables] == [("public.users", 3000), ("public.orders", 6000)]
+    assert [(t.name, t.rows) for t in result.tables] == [
+        ("public.users", 3000),
+        ("public.orders", 6000),
+    ]
     with psycopg.connect(shop) as conn:
         leaked = conn.execute(
             "SELECT count(*) FROM users WHERE email LIKE 'real.person%' OR first_name LIKE 'Real%'"
@@ -119,28 +127,33 @@ def test_values_are_masked_and_everything_else_kept(shop: str) -> None:
         assert 1007 * 0.9 - 0.01 <= float(row[3]) <= 1007 * 1.1 + 0.01
         # catalogs survive: comments, grants, view, trigger, indexes, FK
         assert conn.execute("SELECT obj_description('users'::regclass)").fetchone() == ("people",)
-        assert conn.execute(
-            "SELECT col_description('users'::regclass, 4)"
-        ).fetchone() == ("login",)
+        assert conn.execute("SELECT col_description('users'::regclass, 4)").fetchone() == ("login",)
         assert conn.execute(
             "SELECT has_table_privilege('mayfly_reader', 'users', 'SELECT')"
         ).fetchone() == (True,)
-        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'users'")}
+        indexes = {
+            r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'users'")
+        }
         assert indexes == {"users_pkey", "users_email_key", "users_name_idx"}
         fks = conn.execute(
             "SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f'"
         ).fetchall()
         assert fks == [("orders_user_id_fkey", True)]
-        assert conn.execute("SELECT tgenabled FROM pg_trigger WHERE tgname = 'users_touch'").fetchone() == ("O",)
+        assert conn.execute(
+            "SELECT tgenabled FROM pg_trigger WHERE tgname = 'users_touch'"
+        ).fetchone() == ("O",)
         assert conn.execute("SELECT count(*) FROM big_orders").fetchone() == (6000,)
-        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'mayfly_stage'").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'mayfly_stage'"
+        ).fetchone() == (0,)
 
 
 def test_joins_on_masked_values_still_match_and_unique_stays_unique(shop: str) -> None:
     _run(shop)
     with psycopg.connect(shop) as conn:
         mismatched = conn.execute(
-            "SELECT count(*) FROM orders o JOIN users u ON u.id = o.user_id WHERE o.email <> u.email"
+            "SELECT count(*) FROM orders o JOIN users u ON u.id = o.user_id"
+            " WHERE o.email <> u.email"
         ).fetchone()
         assert mismatched == (0,)
         assert conn.execute("SELECT count(DISTINCT email) FROM users").fetchone() == (3000,)
@@ -159,7 +172,7 @@ def test_same_key_same_pseudonym_in_another_database(shop: str, postgres_server:
         assert conn.execute("SELECT email FROM again").fetchone() == first
 
 
-def _datafile_bytes(conn: psycopg.Connection[tuple[object, ...]], table: str) -> bytes:
+def _datafile_bytes(conn: psycopg.Connection[tuple[Any, ...]], table: str) -> bytes:
     conn.execute("CHECKPOINT")
     datadir = conn.execute("SHOW data_directory").fetchone()
     blob = b""
@@ -171,7 +184,7 @@ def _datafile_bytes(conn: psycopg.Connection[tuple[object, ...]], table: str) ->
     ):
         if rel is None:
             continue
-        base = Path(str(datadir[0])) / str(rel)  # type: ignore[index]
+        base = Path(str(datadir[0])) / str(rel)
         for segment in [base, *sorted(base.parent.glob(base.name + ".*"))]:
             if segment.exists():
                 blob += segment.read_bytes()
@@ -194,12 +207,18 @@ def test_no_original_value_survives_on_disk(shop: str) -> None:
 
 def test_failure_in_the_middle_leaves_the_database_untouched(shop: str) -> None:
     with psycopg.connect(shop) as conn:
-        conn.execute("ALTER TABLE orders ADD CONSTRAINT corp_only CHECK (email LIKE '%corp.example.org')")
+        conn.execute(
+            "ALTER TABLE orders ADD CONSTRAINT corp_only CHECK (email LIKE '%corp.example.org')"
+        )
     with pytest.raises(masking.MaskingError, match="corp_only"):
         _run(shop)
     with psycopg.connect(shop) as conn:
-        assert conn.execute("SELECT count(*) FROM users WHERE email LIKE 'real.person%'").fetchone() == (3000,)
-        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'mayfly_stage'").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM users WHERE email LIKE 'real.person%'"
+        ).fetchone() == (3000,)
+        assert conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'mayfly_stage'"
+        ).fetchone() == (0,)
 
 
 def test_interrupt_during_swap_leaves_the_database_untouched(shop: str) -> None:
@@ -209,18 +228,33 @@ def test_interrupt_during_swap_leaves_the_database_untouched(shop: str) -> None:
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        masking.run(shop, rules.parse(RULES), ["public.users", "public.orders"], keys=KEYS, progress=Interrupt())
+        masking.run(
+            shop,
+            rules.parse(RULES),
+            ["public.users", "public.orders"],
+            keys=KEYS,
+            progress=Interrupt(),
+        )
     with psycopg.connect(shop) as conn:
-        assert conn.execute("SELECT count(*) FROM users WHERE email LIKE 'real.person%'").fetchone() == (3000,)
+        assert conn.execute(
+            "SELECT count(*) FROM users WHERE email LIKE 'real.person%'"
+        ).fetchone() == (3000,)
         assert conn.execute("SELECT count(*) FROM orders").fetchone() == (6000,)
 
 
 def test_missing_rule_fails_closed_before_touching_anything(shop: str) -> None:
-    data = {"tables": {"users": {"personal": True, "columns": {"email": "email"}}, "orders": {"personal": False}}}
+    data = {
+        "tables": {
+            "users": {"personal": True, "columns": {"email": "email"}},
+            "orders": {"personal": False},
+        }
+    }
     with pytest.raises(masking.MaskingError, match=r"public.users.phone: no masking rule"):
         _run(shop, data)
     with psycopg.connect(shop) as conn:
-        assert conn.execute("SELECT count(*) FROM users WHERE email LIKE 'real.person%'").fetchone() == (3000,)
+        assert conn.execute(
+            "SELECT count(*) FROM users WHERE email LIKE 'real.person%'"
+        ).fetchone() == (3000,)
 
 
 def test_single_worker_gives_same_rows(shop: str) -> None:

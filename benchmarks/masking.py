@@ -1,0 +1,167 @@
+"""Benchmark: masking a 1,000,000-row users table vs an unmasked rewrite by the same method.
+
+Starts a throwaway PostgreSQL (Debian's package, see scripts/ensure-postgres),
+loads a users-shaped table (ids, names, e-mail, phone, address, dates, a JSON
+column), then runs `anonymizer.masking.run` twice per round on a fresh copy:
+once with the masking rules, once with every column `keep` but the same
+rewrite (stage, truncate, insert, rebuild indexes, analyze). Records rows/s,
+the ratio, machine info and `uptime` load in benchmarks/results/.
+
+Usage: .venv/bin/python benchmarks/masking.py [--rows N] [--jobs J] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from anonymizer import masking, pgserver, rules, strategies
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+LOAD = """
+CREATE TABLE src_users (
+    id bigint PRIMARY KEY,
+    first_name text NOT NULL, last_name text NOT NULL,
+    email text NOT NULL UNIQUE, phone text, street text, city text,
+    born date, created_at timestamptz NOT NULL, prefs jsonb
+);
+INSERT INTO src_users
+SELECT g, 'First' || g, 'Last' || g, 'user' || g || '@corp.example.org',
+       '+44 20 7946 ' || lpad((g %% 10000)::text, 4, '0'), g || ' High Street', 'London',
+       date '1950-01-01' + (g %% 20000), now() - g * interval '1 minute',
+       jsonb_build_object('theme', 'dark', 'n', g)
+FROM generate_series(1, %(rows)s) g;
+"""
+MASKED = {
+    "id": "keep",
+    "first_name": {"strategy": "name", "part": "first"},
+    "last_name": {"strategy": "name", "part": "last"},
+    "email": "email",
+    "phone": "phone",
+    "street": {"strategy": "address", "part": "street"},
+    "city": {"strategy": "address", "part": "city"},
+    "born": {"strategy": "date_noise", "days": 30},
+    "created_at": "keep",
+    "prefs": "keep",
+}
+
+
+class Quiet:
+    def start(self, table: str, rows: int | None) -> None: ...
+    def advance(self, table: str, rows: int) -> None: ...
+    def phase(self, table: str, text: str) -> None: ...
+
+
+def machine() -> dict[str, object]:
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "postgres": subprocess.run(
+            [str(pgserver.find_bindir() / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip(),
+    }
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def one(dsn: str, columns: dict[str, object], *, jobs: int, force: bool) -> float:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS users")
+        conn.execute("CREATE TABLE users (LIKE src_users INCLUDING ALL)")
+        conn.execute("INSERT INTO users SELECT * FROM src_users")
+        conn.execute("VACUUM ANALYZE users")
+        conn.execute("CHECKPOINT")
+    data = {"tables": {"users": {"personal": True, "columns": columns}}}
+    keys = strategies.Keys.from_secret(b"benchmark-secret-0123456789")
+    started = time.perf_counter()
+    masking.run(
+        dsn,
+        rules.parse(data),
+        ["public.users"],
+        keys=keys,
+        jobs=jobs,
+        progress=Quiet(),
+        force=force,
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 2))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default="masking")
+    args = ap.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="mayfly-bench-"))
+    base.chmod(0o755)
+    user = pgserver.service_user()
+    pgserver.initdb(base / "data", user=user)
+    server = pgserver.start(base / "data", base / "sock", user=user)
+    try:
+        dsn = server.dsn()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(LOAD.replace("%%", "%").replace("%(rows)s", str(int(args.rows))))
+        load_before = uptime()
+        plain, masked = [], []
+        for _ in range(args.rounds):
+            plain.append(one(dsn, dict.fromkeys(MASKED, "keep"), jobs=args.jobs, force=True))
+            masked.append(one(dsn, MASKED, jobs=args.jobs, force=False))
+        load_after = uptime()
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    best_plain, best_masked = min(plain), min(masked)
+    record = {
+        "benchmark": "masking",
+        "rows": args.rows,
+        "jobs": args.jobs,
+        "method": "stage (parallel TID ranges) + truncate + insert + rebuild indexes + analyze",
+        "masked_seconds": masked,
+        "unmasked_seconds": plain,
+        "masked_rows_per_s": round(args.rows / best_masked),
+        "unmasked_rows_per_s": round(args.rows / best_plain),
+        "median_masked_rows_per_s": round(args.rows / statistics.median(masked)),
+        "ratio": round(best_plain / best_masked, 3),
+        "targets": {"ratio": 0.5, "rows_per_s": 400_000},
+        "machine": machine(),
+        "uptime_before": load_before,
+        "uptime_after": load_after,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+
+
+if __name__ == "__main__":
+    main()
