@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from controller.core.types import Phase, Reason, Step, StepStatus
 
@@ -68,8 +69,9 @@ PHASE_RULES: tuple[tuple[str, Guard, Phase], ...] = (
 )
 
 
+@lru_cache(maxsize=4096)
 def derive_phase(facts: Facts) -> Phase:
-    """The phase of the first rule whose guard holds."""
+    """The phase of the first rule whose guard holds (memoised: facts are few and hashable)."""
     for _name, guard, phase in PHASE_RULES:
         if guard(facts):
             return phase
