@@ -10,20 +10,34 @@ It must not hold masking or analysis logic, and must not import `controller`.
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, Any
 
+import psycopg
 import typer
 from rich.console import Console
 
-from anonymizer import migrations
+from anonymizer import check, masking, migrations, progress, rules, schema, sqlscan, strategies
+from anonymizer.cli_db import db_app
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 
 migrations_app = typer.Typer(
     help="Analyse a pull request's database migrations.", no_args_is_help=True
 )
+masking_app = typer.Typer(help="Check masking rules (fail closed).", no_args_is_help=True)
+
+Files = Annotated[
+    list[Path] | None,
+    typer.Option("--migrations", help="Migration file or directory (repeatable)."),
+]
+Repo = Annotated[Path | None, typer.Option(help="Git repository for --base/--head (default: .).")]
+Base = Annotated[str | None, typer.Option(help="Base revision: migrations changed since it.")]
+Head = Annotated[str, typer.Option(help="Head revision of the pull request.")]
+RulesFile = Annotated[Path, typer.Option("--rules", help="Masking rules YAML file.")]
 
 
 def fail(message: str, *, code: int = 1) -> typer.Exit:
@@ -75,6 +89,138 @@ def touched(
         raise fail(f"{len(report.errors)} migration(s) do not parse; fix them and rerun")
 
 
+def load_rules(path: Path) -> rules.Rules:
+    try:
+        return rules.load(path)
+    except rules.RulesError as exc:
+        raise fail(str(exc), code=2) from None
+
+
+@masking_app.command("check")
+def masking_check(
+    rules_file: RulesFile,
+    files: Files = None,
+    repo: Repo = None,
+    base: Base = None,
+    head: Head = "HEAD",
+    dsn: Annotated[
+        str | None, typer.Option(help="Also check against this database's schema.")
+    ] = None,
+) -> None:
+    """Validate the rules against the PR's migrations (and a schema): fail closed on gaps."""
+    loaded = load_rules(rules_file)
+    findings: list[check.Finding] = []
+    report = load_report(files, repo, base, head) if files or base else None
+    if report is not None:
+        for error in report.errors:
+            err.print(f"[red]parse error:[/red] {error}")
+        if report.errors:
+            raise fail("migrations do not parse, so the rules cannot be checked against them")
+        findings += check.against_migrations(loaded, report)
+    if dsn is not None:
+        pending = set(report.tables) if report else set()
+        try:
+            with psycopg.connect(dsn) as conn:
+                findings += [
+                    f
+                    for f in check.against_schema(loaded, conn)
+                    if not (f.table in pending and "not in the database" in f.message)
+                ]
+        except psycopg.OperationalError as exc:
+            raise fail(f"cannot connect to the database: {str(exc).strip()}") from None
+    for finding in findings:
+        err.print(f"[red]missing:[/red] {finding}")
+    if findings:
+        raise fail(f"{len(findings)} problem(s): masking would not be complete; fix the rules")
+    columns = sum(len(t.columns) for _, t in loaded.tables)
+    out.print(f"rules OK: {len(loaded.tables)} tables, {columns} column rules")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def anonymize(
+    dsn: Annotated[str, typer.Option(help="The clone to mask (libpq connection string).")],
+    rules_file: RulesFile,
+    tables: Annotated[str | None, typer.Option(help="Comma-separated tables to mask.")] = None,
+    files: Files = None,
+    repo: Repo = None,
+    base: Base = None,
+    head: Head = "HEAD",
+    all_tables: Annotated[
+        bool, typer.Option("--all", help="Mask every table in the rules.")
+    ] = False,
+    jobs: Annotated[int, typer.Option(min=1, help="Parallel connections.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Mask tables of a database clone: all of them or none (the masking Job's entry point)."""
+    loaded = load_rules(rules_file)
+    try:
+        keys = strategies.Keys.from_secret(loaded.key())
+    except rules.RulesError as exc:
+        raise fail(str(exc), code=2) from None
+    names = _targets(dsn, loaded, tables, files, repo, base, head, all_tables)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with progress.for_console(err) as bars:
+            result = masking.run(dsn, loaded, names, keys=keys, jobs=jobs, progress=bars)
+    except masking.MaskingError as exc:
+        raise fail(f"masking failed; {exc}") from None
+    except KeyboardInterrupt:
+        raise fail(
+            "interrupted: the transaction was rolled back, nothing was changed", code=130
+        ) from None
+    summary: dict[str, Any] = {
+        "tables": [
+            {"table": t.name, "rows": t.rows, "masked": list(t.masked)} for t in result.tables
+        ],
+        "skipped": [{"table": n, "reason": r} for n, r in result.skipped],
+        "rows": result.rows,
+        "seconds": round(result.seconds, 3),
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    for t in result.tables:
+        out.print(f"masked {t.name}: {t.rows} rows, columns {', '.join(t.masked) or '-'}")
+    for name, reason in result.skipped:
+        out.print(f"skipped {name}: {reason}")
+    out.print(f"done: {result.rows} rows in {result.seconds:.2f}s")
+
+
+def _targets(
+    dsn: str,
+    loaded: rules.Rules,
+    tables: str | None,
+    files: list[Path] | None,
+    repo: Path | None,
+    base: str | None,
+    head: str,
+    all_tables: bool,
+) -> list[str]:
+    if sum(bool(x) for x in (tables, files or base, all_tables)) != 1:
+        raise fail("give exactly one of --tables, --migrations/--base or --all", code=2)
+    if tables:
+        return [sqlscan.qualify(t.strip()) for t in tables.split(",") if t.strip()]
+    if all_tables:
+        return [name for name, _ in loaded.tables]
+    report = load_report(files, repo, base, head)
+    if report.errors:
+        for error in report.errors:
+            err.print(f"[red]parse error:[/red] {error}")
+        raise fail("migrations do not parse; cannot tell which tables to mask")
+    try:
+        with psycopg.connect(dsn) as conn:
+            existing = schema.existing_tables(conn)
+    except psycopg.OperationalError as exc:
+        raise fail(f"cannot connect to the database: {str(exc).strip()}") from None
+    return [t for t in report.tables if t in existing]
+
+
 def register(app: typer.Typer) -> None:
     """Add the data plane's command groups to the `mayfly` application."""
     app.add_typer(migrations_app, name="migrations")
+    app.add_typer(masking_app, name="masking")
+    app.add_typer(db_app, name="db")
+    app.command("anonymize")(anonymize)

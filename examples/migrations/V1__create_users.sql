@@ -1,4 +1,4 @@
--- Users and their orders.
+-- Users, their orders and an old address table.
 CREATE TABLE users (
     id         bigserial PRIMARY KEY,
     first_name text NOT NULL,
@@ -14,4 +14,9 @@ CREATE TABLE orders (
     email      text NOT NULL,
     total      numeric(10, 2) NOT NULL,
     placed_on  date NOT NULL
+);
+
+CREATE TABLE legacy_addresses (
+    user_id bigint PRIMARY KEY REFERENCES users (id),
+    street  text NOT NULL
 );

@@ -1,3 +1,5 @@
+CREATE TABLE order_stats (user_id bigint PRIMARY KEY, n integer NOT NULL);
+
 DO $$
 BEGIN
   INSERT INTO order_stats (user_id, n)
