@@ -46,7 +46,7 @@ from controller.k8s import render_routes as rroutes
 from controller.k8s import render_steps as rsteps
 from controller.k8s import render_workloads as rwork
 from controller.k8s.config import ShellConfig
-from controller.k8s.errors import ConflictError, KubeError
+from controller.k8s.errors import ConflictError, KubeError, NotFoundError
 from controller.k8s.observe import View
 
 Obj = dict[str, Any]
@@ -213,7 +213,10 @@ class Application:
                 "labels": {names.ADMITTED: "true"} if state.admitted else {},
             },
         }
-        state.obj = self.api.apply(body)
+        try:
+            state.obj = self.api.apply(body)
+        except NotFoundError:
+            state.obj = None  # deleted meanwhile: nothing left to mark
 
     def _create_namespace(self, key: EnvKey, namespace: str, team: str) -> None:
         pr = self.prs.get(key)
@@ -361,11 +364,16 @@ class Application:
 
     def _report(self, key: EnvKey, status: EnvStatus, state: _EnvState | None) -> None:
         env = self.envs.get(key)
-        if state is not None and state.obj is not None:
-            md = state.obj["metadata"]
-            state.obj = self.api.apply(
-                pe.status_patch(md["name"], md["namespace"], status), subresource="status"
-            )
+        md = state.obj["metadata"] if state is not None and state.obj is not None else None
+        if md is not None and md.get("deletionTimestamp") and not md.get("finalizers"):
+            md = None  # the last finalizer went: the object is being removed
+        if state is not None and md is not None:
+            try:
+                state.obj = self.api.apply(
+                    pe.status_patch(md["name"], md["namespace"], status), subresource="status"
+                )
+            except NotFoundError:
+                state.obj = None
         else:
             self.skipped += 1
         metrics.observe_transition(env.status if env else None, status)

@@ -74,12 +74,19 @@ def kind_of(obj: Obj) -> Kind:
     return KINDS[obj["kind"]]
 
 
+class _NoDiscovery:
+    """Mayfly addresses resources by its static table: skip the client's discovery calls."""
+
+    def __init__(self, client: Any, cache_file: Any = None) -> None:
+        self.client = client
+
+
 class Kube:
     """API calls Mayfly makes; each returns plain dicts and raises the error family."""
 
     def __init__(self, api: ApiClient, *, timeout: float = 30.0) -> None:
         self.api = api
-        self.dyn = DynamicClient(api)  # type: ignore[no-untyped-call]
+        self.dyn = DynamicClient(api, discoverer=_NoDiscovery)  # type: ignore[no-untyped-call]
         self.timeout = timeout
 
     def _call(self, method: str, path: str, body: Any = None, **params: Any) -> Obj:

@@ -1,0 +1,318 @@
+"""Benchmark: a burst of N signed `opened` webhooks against the real control plane.
+
+Starts the cluster tier (etcd, kube-apiserver, controller-manager, scheduler,
+kwok), `mayfly controller run` and `mayfly webhook serve` as subprocesses,
+fires N `opened` deliveries at once (20 concurrent senders), and watches the
+cluster from this process. Per environment it records the time from the
+webhook's 2xx to every object of the environment applied (namespace, quota,
+limits, policy, volume, both Jobs, Deployments, Services, Istio objects,
+step markers), and subtracts the Jobs' own run time (first seen -> seen
+Complete) to give the control-plane latency; also 2xx -> Ready. Results go to
+benchmarks/results/controller_burst.{json,md} with machine facts and load.
+
+Run: .venv/bin/python benchmarks/controller_burst.py [--prs 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from controller.core.types import EnvKey  # noqa: E402
+from controller.devcluster import Tier, start  # noqa: E402
+from controller.k8s import kube, names  # noqa: E402
+from controller.webhook.payload import pull_request_payload, signed_request  # noqa: E402
+from tests.k8s.harness import CHANGED, blueprint_doc  # noqa: E402
+from tests.k8s.plane import install_crds  # noqa: E402
+from tests.webhook.server import free_port  # noqa: E402
+
+SECRET = b"bench-secret"
+REPO = "acme/burst"
+EXPECTED = {  # kind -> names per environment namespace
+    "Namespace": 1, "ResourceQuota": 1, "LimitRange": 1, "NetworkPolicy": 1,
+    "Job": 2, "Deployment": 3, "Service": 3, "VirtualService": 1, "DestinationRule": 3,
+    "Sidecar": 1, "ConfigMap": 2, "PersistentVolumeClaim": 1,
+}  # fmt: skip
+WATCHED = [
+    kube.NAMESPACE, kube.QUOTA, kube.LIMITS, kube.NETPOL, kube.JOB, kube.DEPLOYMENT,
+    kube.SERVICE, kube.VIRTUAL_SERVICE, kube.DESTINATION_RULE, kube.SIDECAR, kube.CONFIGMAP,
+    kube.PVC, kube.PE,
+]  # fmt: skip
+
+
+class Recorder:
+    """First-seen times of objects per environment, Job completion times, Ready times."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
+        self.job_done: dict[tuple[str, str], float] = {}
+        self.ready: dict[str, float] = {}
+
+    def on(self, obj: dict[str, Any]) -> None:
+        now = time.monotonic()
+        md = obj.get("metadata") or {}
+        labels = md.get("labels") or {}
+        kind = obj.get("kind", "")
+        with self.lock:
+            if kind == names.PE_KIND:
+                if (obj.get("status") or {}).get("phase") == "Ready":
+                    self.ready.setdefault(md["name"], now)
+                return
+            env = labels.get(names.ENV) or labels.get(names.CLAIMED_BY)
+            if not env or labels.get(names.MANAGED_BY) != "mayfly":
+                return
+            if kind == "ConfigMap" and names.STEP not in labels:
+                return
+            self.seen[env].setdefault((kind, md["name"]), now)
+            if kind == "Job":
+                conds = {
+                    c["type"]: c["status"]
+                    for c in (obj.get("status") or {}).get("conditions") or ()
+                }
+                if conds.get("Complete") == "True":
+                    self.job_done.setdefault((env, md["name"]), now)
+
+
+def watch_all(api: kube.Kube, rec: Recorder, stop: threading.Event) -> list[threading.Thread]:
+    def loop(kind: kube.Kind) -> None:
+        rv = ""
+        while not stop.is_set():
+            try:
+                if not rv:
+                    items, rv = api.list(kind)
+                    for item in items:
+                        rec.on(item)
+                for event in api.watch(kind, resource_version=rv, timeout=30):
+                    obj = event.get("raw_object") or {}
+                    rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
+                    if event.get("type") in ("ADDED", "MODIFIED"):
+                        obj.setdefault("kind", kind.kind)
+                        rec.on(obj)
+                    if stop.is_set():
+                        return
+            except Exception:
+                rv = ""
+                time.sleep(0.2)
+
+    threads = [threading.Thread(target=loop, args=(k,), daemon=True) for k in WATCHED]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gb": round(int(mem) / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prs", type=int, default=100)
+    parser.add_argument("--senders", type=int, default=20)
+    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    load_before = uptime()
+    work = Path(tempfile.mkdtemp(prefix="mayfly-bench-"))
+    plane = start(Tier.CLUSTER)
+    procs: list[subprocess.Popen[bytes]] = []
+    stop = threading.Event()
+    try:
+        install_crds(plane)
+        bp = work / "bp.yaml"
+        bp.write_text(yaml.safe_dump(blueprint_doc("burst", REPO)))
+        repos = work / "repos.yaml"
+        repos.write_text(
+            yaml.safe_dump({"repositories": {REPO: {"blueprint": "burst", "team": "web"}}})
+        )
+        port = free_port()
+        penv = {**os.environ, "MAYFLY_WEBHOOK_SECRET": SECRET.decode(), "PYTHONUNBUFFERED": "1"}
+        mayfly = str(Path(sys.executable).parent / "mayfly")
+        common = ["--kubeconfig", str(plane.kubeconfig)]
+        procs.append(subprocess.Popen(
+            [mayfly, "controller", "run", *common, "--blueprint", str(bp), "--no-leader-elect",
+             "--dev-volume-binder", "--metrics-port", "0"],
+            stdout=open(work / "controller.log", "wb"), stderr=subprocess.STDOUT, env=penv,  # noqa: SIM115
+        ))  # fmt: skip
+        procs.append(subprocess.Popen(
+            [mayfly, "webhook", "serve", *common, "--repos", str(repos), "--port", str(port)],
+            stdout=open(work / "webhook.log", "wb"), stderr=subprocess.STDOUT, env=penv,  # noqa: SIM115
+        ))  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("webhook did not become ready")
+            time.sleep(0.2)
+        api = kube.Kube(plane.api_client())
+        rec = Recorder()
+        watch_all(api, rec, stop)
+        time.sleep(2)  # controller started and idle; watches established
+        accepted: dict[str, float] = {}
+
+        def send(number: int) -> None:
+            payload = pull_request_payload(
+                action="opened", repository=REPO, number=number, head_sha=f"{number:040x}",
+                changed_paths=CHANGED,
+            )  # fmt: skip
+            body, headers = signed_request(SECRET, payload)
+            resp = httpx.post(f"{url}/github", content=body, headers=headers, timeout=60)
+            resp.raise_for_status()
+            accepted[names.env_name(EnvKey(REPO, number))] = time.monotonic()
+
+        t_burst = time.monotonic()
+        with ThreadPoolExecutor(args.senders) as pool:
+            list(pool.map(send, range(1, args.prs + 1)))
+        burst_seconds = time.monotonic() - t_burst
+
+        def complete(env: str) -> bool:
+            counts: dict[str, int] = defaultdict(int)
+            for kind, _name in rec.seen.get(env, {}):
+                counts[kind] += 1
+            return all(counts[k] >= n for k, n in EXPECTED.items()) and env in rec.ready
+
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline and not all(complete(e) for e in accepted):
+            time.sleep(0.5)
+        done = [e for e in accepted if complete(e)]
+        applied, control, ready = [], [], []
+        for env in done:
+            seen = rec.seen[env]
+            last = max(seen.values())
+            jobs = sum(
+                rec.job_done[(env, name)] - first
+                for (kind, name), first in seen.items()
+                if kind == "Job" and (env, name) in rec.job_done
+            )
+            applied.append(last - accepted[env])
+            control.append(last - accepted[env] - jobs)
+            ready.append(rec.ready[env] - accepted[env])
+        load_after = uptime()
+
+        def stats(values: list[float]) -> dict[str, float]:
+            if not values:
+                return {}
+            return {
+                "p50": round(percentile(values, 50), 3),
+                "p95": round(percentile(values, 95), 3),
+                "max": round(max(values), 3),
+                "mean": round(statistics.fmean(values), 3),
+            }
+
+        result = {
+            "benchmark": "controller_burst",
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "prs": args.prs,
+            "completed": len(done),
+            "senders": args.senders,
+            "burst_send_seconds": round(burst_seconds, 3),
+            "all_objects_applied_seconds": stats(applied),
+            "control_plane_seconds_excluding_job_runtime": stats(control),
+            "ready_seconds": stats(ready),
+            "target": "p95 of control_plane_seconds_excluding_job_runtime < 5",
+            "machine": machine(),
+            "uptime_before": load_before,
+            "uptime_after": load_after,
+            "kubernetes": "v1.35.4 (kube-apiserver, controller-manager, scheduler), kwok v0.8.0",
+        }
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "controller_burst.json").write_text(json.dumps(result, indent=2) + "\n")
+        (args.out / "controller_burst.md").write_text(render_md(result))
+        print(json.dumps(result, indent=2))
+        return 0 if len(done) == args.prs else 1
+    finally:
+        stop.set()
+        for proc in procs:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+        plane.stop()
+
+
+def render_md(r: dict[str, Any]) -> str:
+    def row(name: str, key: str) -> str:
+        s = r[key]
+        return f"| {name} | {s.get('p50', '-')} | {s.get('p95', '-')} | {s.get('max', '-')} |"
+
+    m = r["machine"]
+    return "\n".join(
+        [
+            "# Controller burst benchmark",
+            "",
+            f"{r['prs']} signed `opened` webhooks sent at once ({r['senders']} concurrent senders, "
+            f"all answered 2xx in {r['burst_send_seconds']} s); {r['completed']} environments "
+            "completed. Times in seconds from each webhook's 2xx.",
+            "",
+            "| measure | p50 | p95 | max |",
+            "|---|---|---|---|",
+            row("every object applied (control plane only, Jobs' run time excluded)",
+                "control_plane_seconds_excluding_job_runtime"),
+            row("every object applied (including Jobs' run time under kwok)",
+                "all_objects_applied_seconds"),
+            row("phase Ready", "ready_seconds"),
+            "",
+            f"Target: {r['target']}.",
+            "",
+            f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, Python "
+            f"{m['python']}, kernel {m['kernel']}; {r['kubernetes']}; everything (control "
+            "plane, controller, webhook, senders, watchers, other engineers' jobs) on this "
+            "machine.",
+            "",
+            f"- load before: `{r['uptime_before']}`",
+            f"- load after: `{r['uptime_after']}`",
+            f"- measured {r['when']} by "
+            f"`.venv/bin/python benchmarks/controller_burst.py --prs {r['prs']}`",
+            "",
+        ]
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
