@@ -112,6 +112,16 @@ def cost_vs_attainment(
             label="recommended",
         )
     ax.axvline(100 * target, color="crimson", ls="--", lw=1)
+    if points["cost_usd"].nunique() == 1:
+        ax.text(
+            0.02,
+            0.04,
+            "one cost for every setting: in the simulation cost is node-hours;\n"
+            "sweep --nodes to trade cost against attainment",
+            transform=ax.transAxes,
+            fontsize=8,
+            color="dimgray",
+        )
     ax.set_xlabel("SLA attainment (%)")
     ax.set_ylabel("cost over the simulated period (USD)")
     ax.set_title("Cost vs SLA attainment (each dot one setting, mean over seeds)", fontsize=9)

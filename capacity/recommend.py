@@ -13,7 +13,8 @@ Pure pandas over the tables of a sweep (see `capacity.store` and
   Per-hour samples are small at night, so the point estimate is used there,
   not a bound; and because a pool needs time to warm, each hour takes the
   larger of its own need and the next `lead_hours` hours' (the pool ramps up
-  before the peak, not during it).
+  before the peak, not during it). An hour no swept size brings to the target
+  gets the smallest size that reached its best attainment, and is flagged.
 """
 
 from __future__ import annotations
@@ -130,7 +131,10 @@ def hourly_schedule(
             need.append((sizes[0], 0, None, True))
             continue
         good = rows[rows["attainment"] >= target]
-        row = good.iloc[0] if not good.empty else rows.iloc[-1]
+        # Unreachable in the grid: the smallest size reaching the best attainment seen
+        # (more pool than that did not help this hour; the pool is not the bottleneck).
+        best = rows[rows["attainment"] >= rows["attainment"].max()]
+        row = good.iloc[0] if not good.empty else best.iloc[0]
         need.append(
             (
                 int(row["pool_size"]),

@@ -20,9 +20,11 @@ SPINUP = {
 }
 
 
-def _tables(cost_by_pool: dict[int, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _tables(
+    cost_by_pool: dict[int, float], spinup: dict[int, dict[int, float]] = SPINUP
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     envs, runs = [], []
-    for pool, by_hour in SPINUP.items():
+    for pool, by_hour in spinup.items():
         for seed in (1, 2, 3):
             for hour, spin in by_hour.items():
                 for k in range(20):
@@ -98,3 +100,18 @@ def test_pool_snippet_is_a_valid_blueprint_pool() -> None:
     blueprint = yaml.safe_load(Path("examples/blueprint.yaml").read_text())
     bp = load_blueprint({**blueprint, "pool": {**blueprint["pool"], **snippet["pool"]}})
     assert [bp.pool.size_at(h) for h in range(24)] == [p.size for p in rec.schedule]
+
+
+def test_hour_out_of_reach_takes_the_smallest_size_with_the_best_attainment() -> None:
+    # At 22:00 spin-up is k + 80 s (pool 0) or k + 75 s (pools 4, 8) for k = 0..19:
+    # 55 % vs 80 % within 90 s; no pool reaches 90 %, and 8 is no better than 4.
+    spinup = {pool: {**hours, 22: 80.0 if pool == 0 else 75.0} for pool, hours in SPINUP.items()}
+    runs, envs = _tables({0: 10.0, 4: 10.0, 8: 10.0}, spinup)
+    rec = recommend(runs, envs, sla_seconds=90, target=0.9)
+    assert rec.setting is not None
+    assert rec.setting["pool_size"] == 8
+    plan = {p.hour: p for p in rec.schedule}
+    assert (plan[22].size, plan[22].met) == (4, False)
+    assert plan[22].attainment == pytest.approx(0.8)
+    assert plan[21].size == 4  # pre-warmed for 22:00
+    assert plan[15].size == 8
