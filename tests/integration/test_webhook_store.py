@@ -15,10 +15,10 @@ from controller.webhook.app import Settings, create_app
 from controller.webhook.mapping import RepoMap, Target
 from controller.webhook.store import Store
 from tests.k8s.harness import SECRET, Scenario
-from tests.k8s.plane import mayfly_cluster_fixture, scenario_fixture  # noqa: F401
+from tests.k8s.plane import api_scenario_fixture, mayfly_api_fixture  # noqa: F401
 from tests.webhook.server import free_port, serving
 
-pytestmark = pytest.mark.cluster
+pytestmark = pytest.mark.api
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -27,8 +27,8 @@ def _ensure_namespace(s: Scenario) -> None:
     s.api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": s.namespace}})
 
 
-def test_written_before_2xx_and_duplicates(scenario: Scenario) -> None:
-    s = scenario
+def test_written_before_2xx_and_duplicates(api_scenario: Scenario) -> None:
+    s = api_scenario
     _ensure_namespace(s)
     with s.webhook() as url:
         resp = s.send(url, "opened", 5, "a1" * 20, updated_at=T0, delivery="d-1")
@@ -43,8 +43,8 @@ def test_written_before_2xx_and_duplicates(scenario: Scenario) -> None:
         assert (s.pe(5) or {})["metadata"]["resourceVersion"] == rv
 
 
-def test_closed_before_opened_never_resurrects(scenario: Scenario) -> None:
-    s = scenario
+def test_closed_before_opened_never_resurrects(api_scenario: Scenario) -> None:
+    s = api_scenario
     _ensure_namespace(s)
     with s.webhook() as url:
         closed = s.send(url, "closed", 6, "b2" * 20, updated_at=T0 + timedelta(minutes=9))
@@ -54,8 +54,8 @@ def test_closed_before_opened_never_resurrects(scenario: Scenario) -> None:
         assert (s.pe(6) or {})["spec"]["state"] == "closed"
 
 
-def test_concurrent_out_of_order_synchronizes_keep_the_newest_head(scenario: Scenario) -> None:
-    s = scenario
+def test_concurrent_out_of_order_synchronizes_keep_the_newest_head(api_scenario: Scenario) -> None:
+    s = api_scenario
     _ensure_namespace(s)
     shas = [f"{i:02x}" * 20 for i in range(1, 13)]
     events = [("opened", shas[0], T0, None)] + [
@@ -75,13 +75,13 @@ def test_concurrent_out_of_order_synchronizes_keep_the_newest_head(scenario: Sce
     assert obj["metadata"]["annotations"][names.EVENT_AT].startswith("2026-03-02T09:11:00")
 
 
-def test_unreachable_api_server_is_503_and_nothing_claimed(scenario: Scenario) -> None:
+def test_unreachable_api_server_is_503_and_nothing_claimed(api_scenario: Scenario) -> None:
     configuration = client.Configuration()
     configuration.host = f"https://127.0.0.1:{free_port()}"
     configuration.retries = 0
     dead = kube.Kube(client.ApiClient(configuration), timeout=2)
     store = Store(dead, namespace="nowhere")
-    repos = RepoMap({scenario.repo.lower(): Target(scenario.blueprint, "web")})
+    repos = RepoMap({api_scenario.repo.lower(): Target(api_scenario.blueprint, "web")})
     with serving(create_app(Settings(SECRET, repos, store))) as url:
-        resp = scenario.send(url, "opened", 1, "c3" * 20)
+        resp = api_scenario.send(url, "opened", 1, "c3" * 20)
     assert resp.status_code == 503

@@ -49,15 +49,13 @@ def install_crds(plane: ControlPlane) -> None:
         manifests.wait_established(api, [d["metadata"]["name"] for d in docs])
 
 
-@pytest.fixture(scope="session", name="mayfly_cluster")
-def mayfly_cluster_fixture() -> Iterator[ControlPlane]:
-    """The cluster tier with every CRD the controller writes."""
+def _plane(tier: Tier) -> Iterator[ControlPlane]:
     try:
-        plane = start(Tier.CLUSTER)
+        plane = start(tier)
     except (BinariesUnavailableError, ProcessFailedError, OSError) as error:
         ci = os.environ.get("CI") == "true"
         pytest.fail(
-            f"the cluster tier could not be started{' (CI=true)' if ci else ''}: {error}",
+            f"the {tier.value} tier could not be started{' (CI=true)' if ci else ''}: {error}",
             pytrace=False,
         )
     try:
@@ -65,6 +63,24 @@ def mayfly_cluster_fixture() -> Iterator[ControlPlane]:
         yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session", name="mayfly_cluster")
+def mayfly_cluster_fixture() -> Iterator[ControlPlane]:
+    """The cluster tier with every CRD the controller writes."""
+    yield from _plane(Tier.CLUSTER)
+
+
+@pytest.fixture(scope="session", name="mayfly_api")
+def mayfly_api_fixture() -> Iterator[ControlPlane]:
+    """The api tier (etcd + kube-apiserver) with the CRDs: writes, conflicts, validation."""
+    yield from _plane(Tier.API)
+
+
+@pytest.fixture(name="api_scenario")
+def api_scenario_fixture(mayfly_api: ControlPlane, tmp_path: Path) -> Scenario:
+    """An isolated scenario on the api tier."""
+    return Scenario(mayfly_api, tmp_path)
 
 
 @pytest.fixture(name="scenario")
