@@ -1,0 +1,1 @@
+"""One small locustfile per scenario; `mayfly loadtest --scenario NAME` runs `NAME.py`."""

@@ -1,0 +1,163 @@
+"""The Locust user: an engineer's repository sending signed `pull_request` deliveries.
+
+`WebhookUser` is abstract; each locustfile subclasses it, sets task weights
+(`weights`) and a wait time, and picks one load shape. Every delivery goes
+to POST /github with `name=` grouping by action; the answer is checked
+(genuine and redelivered: 200; forged: 401, counted as expected) and
+appended to this worker's ledger. Per-worker PR numbers never collide:
+each worker gets its own block of numbers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from locust import events, task
+from locust.contrib.fasthttp import FastHttpUser
+
+from loadtests import ledger, rules
+from loadtests.developer import Delivery, Developer
+from loadtests.fleet import Fleet, load_fleet
+from loadtests.settings import RunSettings, from_env
+
+NUMBER_BLOCK = 1_000_000
+FORGED_BASE = 500_000  # forged PR numbers live in the upper half of a worker's block
+
+
+class _Worker:
+    """Per-process state shared by the users of one Locust worker."""
+
+    settings: RunSettings
+    fleet: Fleet
+    secret: bytes
+    writer: ledger.Writer
+    numbers: Iterator[int]
+    forged: Iterator[int]
+    seeds: Iterator[int]
+    genuine_sent = 0
+
+
+_worker: _Worker | None = None
+
+
+def _on_init(environment: Any, **_: Any) -> None:
+    global _worker  # noqa: PLW0603  (one per process, built once Locust knows the worker)
+    s = from_env()
+    w = _Worker()
+    w.settings, w.fleet, w.secret = s, load_fleet(), s.secret()
+    index = getattr(environment.runner, "worker_index", 0) or 0
+    base = 1 + index * NUMBER_BLOCK
+    w.numbers = itertools.count(base)
+    w.forged = itertools.count(base + FORGED_BASE)
+    w.seeds = itertools.count(s.seed * 1_000_003 + index * 10_007)
+    w.writer = ledger.Writer(Path(s.ledger_dir))
+    _worker = w
+    rules.install(environment, s)
+
+
+events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]
+
+
+def worker() -> _Worker:
+    if _worker is None:
+        raise RuntimeError("the loadtests users run only inside Locust (events.init not fired)")
+    return _worker
+
+
+class WebhookUser(FastHttpUser):
+    """Sends an engineer's deliveries; subclasses weight the actions."""
+
+    abstract = True
+    # relative weights of: open, push, label, close, redeliver, forge
+    weights: ClassVar[dict[str, int]] = {
+        "open": 10, "push": 12, "label": 4, "close": 8, "redeliver": 0, "forge": 0,
+    }  # fmt: skip
+    extras: ClassVar[bool] = True  # send redeliveries and forged deliveries too
+    network_timeout = 30.0
+    connection_timeout = 10.0
+
+    def on_start(self) -> None:
+        w = worker()
+        self.dev = Developer(
+            w.fleet,
+            secret=w.secret,
+            rng=random.Random(next(w.seeds)),
+            numbers=w.numbers,
+            forged_numbers=w.forged,
+        )
+        self.rng = self.dev.rng
+
+    def _genuine(self) -> Delivery:
+        s = worker().settings
+        roll = self.rng.random() if self.extras else 1.0
+        if roll < s.forged_share:
+            return self.dev.forge()
+        if roll < s.forged_share + s.redelivery_share:
+            again = self.dev.redeliver()
+            if again is not None:
+                return again
+        actions = [a for a in ("open", "push", "label", "close") if self.weights.get(a, 0) > 0]
+        action = self.rng.choices(actions, [self.weights[a] for a in actions])[0]
+        return getattr(self.dev, action)()  # type: ignore[no-any-return]
+
+    @task
+    def deliver(self) -> None:
+        w = worker()
+        if w.settings.max_deliveries and w.genuine_sent >= w.settings.max_deliveries:
+            self.stop_sending()
+            return
+        self.send(self._genuine())
+
+    def stop_sending(self) -> None:
+        time.sleep(1.0)  # gevent-patched: idle until the shape ends the run
+
+    def send(self, d: Delivery) -> None:
+        w = worker()
+        if d.kind == "genuine":
+            w.genuine_sent += 1
+        start = time.perf_counter()
+        status, result = 0, ""
+        with self.client.post(
+            "/github",
+            data=d.body,  # type: ignore[arg-type]
+            headers=d.headers,
+            name=d.name,
+            catch_response=True,
+        ) as resp:
+            status = resp.status_code or 0
+            result = _result(resp.text)
+            if status == d.expect:
+                resp.success()
+            elif d.expect == 401:
+                resp.failure(f"forged delivery answered {status}, not 401")
+            else:
+                resp.failure(f"{status} {result or resp.text[:120]}")
+        w.writer.write(
+            ledger.Entry(
+                t=ledger.now(),
+                delivery=d.delivery,
+                kind=d.kind,
+                action=d.action,
+                repository=d.repository,
+                number=d.number,
+                head_sha=d.head_sha,
+                status=status,
+                result=result,
+                latency_ms=(time.perf_counter() - start) * 1000,
+                expect=d.expect,
+            )
+        )
+
+
+def _result(text: str | None) -> str:
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return ""
+    return str(data.get("result", "")) if isinstance(data, dict) else ""
