@@ -1,0 +1,93 @@
+"""`observe.build`: listed objects -> the core's observed world (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from controller.blueprint_file import read_blueprint
+from controller.core.schema import encode
+from controller.core.types import EnvKey, PullRequest, Reason, SlotState, Step, StepStatus
+from controller.k8s import names, pe
+from controller.k8s import render_namespace as rns
+from controller.k8s import render_steps as rsteps
+from controller.k8s.config import Quota, ShellConfig
+from controller.k8s.observe import Snapshot, build
+
+BP = read_blueprint(Path(__file__).parents[2] / "examples" / "blueprint.yaml")
+KEY = EnvKey("acme/shop", 9)
+NS = names.env_name(KEY)
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
+SHA = "d" * 40
+STAMP = encode(NOW)
+
+
+def _pe(**meta: object) -> dict[str, object]:
+    pr = PullRequest(
+        repository="acme/shop", number=9, head_sha=SHA, base_sha="e" * 40, team="checkout",
+        author="someone", opened_at=NOW, updated_at=NOW,
+    )  # fmt: skip
+    md = {"name": NS, "namespace": "mayfly-system", "creationTimestamp": STAMP, **meta}
+    return {"apiVersion": names.API_VERSION, "kind": names.PE_KIND, "metadata": md,
+            "spec": pe.spec_of(pr)}  # fmt: skip
+
+
+def _job(step: Step, condition: str | None) -> dict[str, object]:
+    job = rsteps.job(
+        KEY, step, namespace=NS, sha=SHA, databases=("orders",), attempt=1, blueprint="shop",
+        now=NOW, cfg=ShellConfig(),
+    )  # fmt: skip
+    if condition:
+        job["status"] = {"conditions": [
+            {"type": condition, "status": "True", "reason": "DeadlineExceeded",
+             "lastTransitionTime": STAMP}
+        ]}  # fmt: skip
+    return job
+
+
+def test_a_provisioning_environment() -> None:
+    ns = rns.namespace(KEY, NS, team="checkout", owner="someone", blueprint="shop")
+    volume = rsteps.clone_pvc(
+        KEY, namespace=NS, attempt=1, generation=1, snapshot=None, blueprint="shop", now=NOW,
+        cfg=ShellConfig(),
+    )  # fmt: skip
+    volume["status"] = {"phase": "Bound"}
+    snap = Snapshot(
+        pes=[_pe(finalizers=[names.FINALIZER], labels={names.ADMITTED: "true"})],
+        namespaces=[ns],
+        volumes=[volume],
+        jobs=[_job(Step.MIGRATIONS, "Complete"), _job(Step.MASKING, "Failed")],
+    )
+    view = build(BP, snap)
+    (env,) = view.observed.environments
+    assert (env.finalizer, env.admitted, env.namespace_exists) == (True, True, True)
+    assert env.deletion_requested is False
+    assert env.slot_id == volume["metadata"]["name"]
+    records = {r.step: r for r in env.steps}
+    assert records[Step.VOLUME].status is StepStatus.SUCCEEDED
+    assert records[Step.MIGRATIONS].status is StepStatus.SUCCEEDED
+    masking = records[Step.MASKING]
+    assert (masking.status, masking.reason, masking.detail) == (
+        StepStatus.FAILED, Reason.MASKING_FAILED, "DeadlineExceeded",
+    )  # fmt: skip
+    assert env.db_access_sha is None
+    assert view.desired.prs[0].key == KEY
+
+
+def test_orphans_and_pool_slots() -> None:
+    ns = rns.namespace(KEY, NS, team="checkout", owner="someone", blueprint="shop")
+    slot = rsteps.slot_pvc("shop-g1-0", generation=1, snapshot=None, blueprint="shop",
+                           cfg=ShellConfig())  # fmt: skip
+    slot["metadata"]["creationTimestamp"] = STAMP
+    slot["status"] = {"phase": "Bound"}
+    view = build(BP, Snapshot(namespaces=[ns], volumes=[slot]))
+    (env,) = view.observed.environments
+    assert env.deletion_requested is True  # no PreviewEnvironment: an orphan to sweep
+    assert env.namespace_exists is True
+    (free,) = view.observed.slots
+    assert free.state is SlotState.READY
+
+
+def test_quota_is_rendered_with_defaults() -> None:
+    quota = rns.resource_quota(KEY, NS, Quota(), blueprint="shop")
+    assert quota["spec"]["hard"]["pods"] == "60"
