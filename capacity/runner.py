@@ -72,9 +72,8 @@ def simulate_once(
     """Run the simulation once: (summary, environment records limited to ENV_COLUMNS)."""
     params = load_scenario_params(scenario, overrides)
     result = simulate(params, seed=seed, progress=progress)
-    envs = pd.DataFrame(result.environments)
-    keep = [c for c in ENV_COLUMNS if c in envs.columns]
-    return dict(result.summary), envs[keep].assign(horizon_s=float(params.run.days) * 86400.0)
+    envs = pd.DataFrame(result.environments, columns=list(ENV_COLUMNS))
+    return dict(result.summary), envs.assign(horizon_s=float(params.run.days) * 86400.0)
 
 
 def run_task(directory: Path, scenario: Scenario, task: Task, sink: _Sink | None = None) -> str:
