@@ -248,6 +248,47 @@ def _swap(conn: Conn, plans: list[TablePlan], progress: Progress) -> None:
             run(statement)
 
 
+_FK_COLUMNS = """
+SELECT format('%s.%s', sn.nspname, s.relname), format('%s.%s', tn.nspname, t.relname),
+       ARRAY(SELECT attname FROM pg_attribute WHERE attrelid = c.conrelid
+             AND attnum = ANY (c.conkey)),
+       ARRAY(SELECT attname FROM pg_attribute WHERE attrelid = c.confrelid
+             AND attnum = ANY (c.confkey))
+FROM pg_constraint c
+JOIN pg_class s ON s.oid = c.conrelid JOIN pg_namespace sn ON sn.oid = s.relnamespace
+JOIN pg_class t ON t.oid = c.confrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+WHERE c.contype = 'f'
+"""
+
+
+def linked(conn: Conn, rules: Rules, names: list[str]) -> list[str]:
+    """Add tables joined by a foreign key whose columns are pseudonymised on either side.
+
+    Re-masking one side of a pseudonymised key would break the key; masking both sides
+    with the same function keeps them equal.
+    """
+
+    def keyed(table: str, cols: list[str]) -> bool:
+        rule = rules.table(table)
+        return rule is not None and any(
+            (r := rule.rule(c)) is not None and r.strategy is Strategy.PSEUDONYM for c in cols
+        )
+
+    chosen = list(dict.fromkeys(names))
+    edges = conn.execute(_FK_COLUMNS).fetchall()
+    grew = True
+    while grew:
+        grew = False
+        for src, dst, src_cols, dst_cols in edges:
+            if not (keyed(src, src_cols) or keyed(dst, dst_cols)):
+                continue
+            for a, b in ((src, dst), (dst, src)):
+                if a in chosen and b not in chosen and rules.table(b) is not None:
+                    chosen.append(b)
+                    grew = True
+    return chosen
+
+
 def _drop_stage(dsn: str) -> None:
     try:
         with psycopg.connect(dsn, autocommit=True) as admin:
@@ -280,6 +321,7 @@ def run(
         counts: dict[str, int] = {}
         try:
             coordinator.execute("SET lock_timeout = '30s'")
+            names = linked(coordinator, rules, names)
             plans, skipped = plan(coordinator, rules, names, keys=keys, jobs=jobs, force=force)
             if plans:
                 idents = ", ".join(p.table.ident for p in plans)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -136,9 +137,14 @@ def expression(rule: ColumnRule, column: Column, keys: Keys) -> str:
     h = f"hashtextextended(({col})::text, {keys.seed(s.value)})"
     suffix = f" || ' ' || to_hex({h})" if column.unique else ""
     if s is Strategy.EMAIL:
+        # Idempotent: an address already on a masking domain is kept, so re-masking one
+        # table of a masked clone keeps it consistent with the tables it joins.
+        domains = (str(opts["domain"]),) if opts["domain"] else _DOMAINS
+        already = " OR ".join(f"{col} LIKE {_literal('%@' + d)}" for d in domains)
         domain = _literal(opts["domain"]) if opts["domain"] else _pick_domain(h)
         local = f"lower({_pick('first_names', h, 0)}) || '.' || lower({_pick('last_names', h, 16)})"
-        return f"({local} || '.' || to_hex({h}) || '@' || {domain})::{column.type}"
+        masked = f"({local} || '.' || to_hex({h}) || '@' || {domain})::{column.type}"
+        return f"CASE WHEN {already} THEN {col} ELSE {masked} END"
     if s is Strategy.PHONE:
         digits = f"lpad(((({h}) & 9223372036854775807) % 10000000)::text, 7, '0')"
         return f"({_literal(opts['prefix'])} || {digits}{suffix})::{column.type}"
@@ -170,4 +176,7 @@ def _pseudonym(col: str, column: Column, keys: Keys, prefix: str) -> str:
         return f"(('x' || left({digest}, {n}))::bit({n * 4})::{cast} & {mask})"
     if column.type == "uuid":
         return f"left({digest}, 32)::uuid"
-    return f"({_literal(prefix)} || left({digest}, 32))::{column.type}"
+    # Idempotent for text: a value already shaped like a pseudonym (prefix + 32 hex) is kept.
+    shape = _literal("^" + re.escape(prefix) + "[0-9a-f]{32}$")
+    masked = f"({_literal(prefix)} || left({digest}, 32))::{column.type}"
+    return f"CASE WHEN ({col})::text ~ {shape} THEN {col} ELSE {masked} END"

@@ -260,3 +260,33 @@ def test_missing_rule_fails_closed_before_touching_anything(shop: str) -> None:
 def test_single_worker_gives_same_rows(shop: str) -> None:
     result = _run(shop, jobs=1)
     assert result.rows == 9000
+
+
+def test_remasking_one_side_of_a_pseudonymised_key_masks_both(pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(
+            "CREATE TABLE acct (id bigint PRIMARY KEY, email text);"
+            "CREATE TABLE ev (id int PRIMARY KEY, acct_id bigint REFERENCES acct (id));"
+            "INSERT INTO acct SELECT g, 'a' || g || '@corp.example.org' FROM generate_series(1, 50) g;"
+            "INSERT INTO ev SELECT g, g FROM generate_series(1, 50) g;"
+        )
+    data = {
+        "tables": {
+            "acct": {"personal": True, "columns": {"id": "pseudonym", "email": "email"}},
+            "ev": {"personal": True, "columns": {"id": "keep", "acct_id": "pseudonym"}},
+        }
+    }
+    loaded = rules.parse(data)
+    masking.run(pg_dsn, loaded, ["public.acct", "public.ev"], keys=KEYS, progress=Recorder())
+    with psycopg.connect(pg_dsn) as conn:
+        emails = conn.execute("SELECT id, email FROM acct ORDER BY id").fetchall()
+    result = masking.run(pg_dsn, loaded, ["public.ev"], keys=KEYS, progress=Recorder())
+    assert sorted(t.name for t in result.tables) == ["public.acct", "public.ev"]
+    with psycopg.connect(pg_dsn) as conn:
+        joined = conn.execute(
+            "SELECT count(*) FROM ev JOIN acct ON acct.id = ev.acct_id"
+        ).fetchone()
+        assert joined == (50,)
+        # e-mails are idempotent: already-masked addresses are kept as they are
+        again = conn.execute("SELECT email FROM acct ORDER BY email").fetchall()
+        assert sorted(e for _, e in emails) == [e for (e,) in again]
