@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from controller.core.blueprint import Blueprint
@@ -23,19 +22,26 @@ from controller.core.types import (
     ObservedEnvironment,
     ObservedState,
     PullRequest,
-    Reason,
     Slot,
     SlotState,
     Step,
     StepRecord,
-    StepStatus,
 )
 from controller.k8s import kube, names, pe
 from controller.k8s.config import ShellConfig
+from controller.k8s.records import (
+    annotations_of,
+    job_record,
+    key_from_annotations,
+    labels_of,
+    marker_record,
+    meta_of,
+    parse_time,
+    volume_record,
+)
 
 Obj = dict[str, Any]
 log = logging.getLogger("mayfly.observe")
-_FAILED = {Step.MIGRATIONS: Reason.MIGRATIONS_FAILED, Step.MASKING: Reason.MASKING_FAILED}
 
 
 @dataclass(slots=True)
@@ -71,137 +77,22 @@ def fetch(api: kube.Kube, bp: Blueprint, cfg: ShellConfig) -> Snapshot:
     return snap
 
 
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def _md(obj: Obj) -> Obj:
-    md: Obj = obj.get("metadata") or {}
-    return md
-
-
-def _labels(obj: Obj) -> dict[str, str]:
-    labels: dict[str, str] = _md(obj).get("labels") or {}
-    return labels
-
-
-def _ann(obj: Obj) -> dict[str, str]:
-    ann: dict[str, str] = _md(obj).get("annotations") or {}
-    return ann
-
-
-def _key_from_annotations(obj: Obj) -> EnvKey | None:
-    ann = _ann(obj)
-    repo, number = ann.get(names.REPOSITORY_FULL), ann.get(names.NUMBER)
-    if repo and number and number.isdigit():
-        return EnvKey(repo, int(number))
-    return None
-
-
-def _condition(obj: Obj, kind: str) -> Obj | None:
-    for cond in (obj.get("status") or {}).get("conditions") or ():
-        if cond.get("type") == kind and cond.get("status") == "True":
-            return dict(cond)
-    return None
-
-
-def volume_record(pvc: Obj) -> StepRecord:
-    labels, ann = _labels(pvc), _ann(pvc)
-    started = _time(ann.get(names.STARTED_AT)) or _time(_md(pvc).get("creationTimestamp"))
-    assert started is not None
-    phase = (pvc.get("status") or {}).get("phase", "Pending")
-    status = {"Bound": StepStatus.SUCCEEDED, "Lost": StepStatus.FAILED}.get(
-        phase, StepStatus.RUNNING
-    )
-    return StepRecord(
-        step=Step.VOLUME,
-        sha="",
-        status=status,
-        started_at=started,
-        attempt=int(labels.get(names.ATTEMPT, "1")),
-        finished_at=started if status is not StepStatus.RUNNING else None,
-        reason=Reason.CLONE_FAILED if status is StepStatus.FAILED else Reason.NONE,
-        detail=ann.get(names.DETAIL, ""),
-    )
-
-
-def job_record(job: Obj, step: Step) -> StepRecord:
-    labels, ann = _labels(job), _ann(job)
-    started = _time(ann.get(names.STARTED_AT)) or _time(_md(job).get("creationTimestamp"))
-    assert started is not None
-    done, failed = _condition(job, "Complete"), _condition(job, "Failed")
-    status, reason, detail, finished = StepStatus.RUNNING, Reason.NONE, "", None
-    if done is not None:
-        status, finished = StepStatus.SUCCEEDED, _time(done.get("lastTransitionTime"))
-    elif failed is not None:
-        status, reason = StepStatus.FAILED, _FAILED[step]
-        detail = str(failed.get("reason") or "")
-        finished = _time(failed.get("lastTransitionTime"))
-    return StepRecord(
-        step=step,
-        sha=ann.get(names.SHA, labels.get(names.SHA, "")),
-        status=status,
-        started_at=started,
-        attempt=int(labels.get(names.ATTEMPT, "1")),
-        finished_at=finished or (started if status is not StepStatus.RUNNING else None),
-        reason=reason,
-        detail=detail,
-    )
-
-
-def _available(dep: Obj) -> bool:
-    spec, st = dep.get("spec") or {}, dep.get("status") or {}
-    want = int(spec.get("replicas", 1))
-    return (
-        int(st.get("observedGeneration", 0)) >= int(_md(dep).get("generation", 1))
-        and int(st.get("updatedReplicas", 0)) >= want
-        and int(st.get("availableReplicas", 0)) >= want
-    )
-
-
-def marker_record(marker: Obj, step: Step, deployments: list[Obj]) -> StepRecord:
-    data = marker.get("data") or {}
-    sha, attempt = data.get("sha", ""), int(data.get("attempt", "1"))
-    started = _time(data.get("startedAt")) or _time(_md(marker).get("creationTimestamp"))
-    assert started is not None
-    status = StepStatus.SUCCEEDED
-    reason = Reason.NONE
-    if step is Step.DEPLOY:
-        wanted = [n for n in (data.get("objects") or "").split(",") if n]
-        by_name = {_md(d).get("name"): d for d in deployments}
-        for name in wanted:
-            dep = by_name.get(name)
-            if dep is None or _ann(dep).get(names.SHA) != sha:
-                status = StepStatus.RUNNING
-            elif _condition(dep, "ReplicaFailure") is not None:
-                status, reason = StepStatus.FAILED, Reason.DEPLOY_FAILED
-                break
-            elif not _available(dep):
-                status = StepStatus.RUNNING
-    return StepRecord(
-        step=step,
-        sha=sha,
-        status=status,
-        started_at=started,
-        attempt=attempt,
-        finished_at=started if status is not StepStatus.RUNNING else None,
-        reason=reason,
-    )
-
-
 def _newest(objs: list[Obj]) -> Obj:
     return max(
         objs,
-        key=lambda o: (_ann(o).get(names.STARTED_AT, ""), int(_labels(o).get(names.ATTEMPT, "0"))),
+        key=lambda o: (
+            annotations_of(o).get(names.STARTED_AT, ""),
+            int(labels_of(o).get(names.ATTEMPT, "0")),
+        ),
     )
 
 
 def _by_env(objs: list[Obj]) -> dict[str, list[Obj]]:
     out: dict[str, list[Obj]] = {}
     for obj in objs:
-        if _md(obj).get("deletionTimestamp"):
+        if meta_of(obj).get("deletionTimestamp"):
             continue
-        env = _labels(obj).get(names.ENV) or _labels(obj).get(names.CLAIMED_BY)
+        env = labels_of(obj).get(names.ENV) or labels_of(obj).get(names.CLAIMED_BY)
         if env:
             out.setdefault(env, []).append(obj)
     return out
@@ -229,7 +120,7 @@ def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
             pr = pe.pull_request(obj)
         except SchemaError as exc:
             log.warning(
-                "event=invalid_spec name=%s errors=%d", _md(obj).get("name"), len(exc.errors)
+                "event=invalid_spec name=%s errors=%d", meta_of(obj).get("name"), len(exc.errors)
             )
             continue
         prs.append(pr)
@@ -237,45 +128,45 @@ def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
     keys: dict[str, EnvKey] = {names.env_name(k, prefix=prefix): k for k in pes}
     namespaces = {}
     for ns in snap.namespaces:
-        key = _key_from_annotations(ns)
+        key = key_from_annotations(ns)
         if key is not None:
-            keys.setdefault(_md(ns)["name"], key)
+            keys.setdefault(meta_of(ns)["name"], key)
             namespaces[key] = ns
     volumes = _by_env(snap.volumes)
     for env_name, objs in volumes.items():
-        key = _key_from_annotations(objs[0])
+        key = key_from_annotations(objs[0])
         if key is not None:
             keys.setdefault(env_name, key)
     jobs, deps, markers = _by_env(snap.jobs), _by_env(snap.deployments), _by_env(snap.markers)
     envs: list[ObservedEnvironment] = []
     for env_name, key in sorted(keys.items(), key=lambda kv: kv[1]):
         pe_obj = pes.get(key)
-        md: Obj = _md(pe_obj) if pe_obj is not None else {}
+        md: Obj = meta_of(pe_obj) if pe_obj is not None else {}
         ns_obj = namespaces.get(key)
-        ns_md: Obj = _md(ns_obj) if ns_obj is not None else {}
+        ns_md: Obj = meta_of(ns_obj) if ns_obj is not None else {}
         terminating = bool(ns_md.get("deletionTimestamp")) or (
             (ns_obj or {}).get("status", {}).get("phase") == "Terminating"
         )
         steps: list[StepRecord] = []
-        own = [v for v in volumes.get(env_name, []) if _labels(v).get(names.CLAIMED_BY)]
-        slot_id = _md(_newest(own))["name"] if own else None
+        own = [v for v in volumes.get(env_name, []) if labels_of(v).get(names.CLAIMED_BY)]
+        slot_id = meta_of(_newest(own))["name"] if own else None
         if own:
             steps.append(volume_record(_newest(own)))
         for step in (Step.MIGRATIONS, Step.MASKING):
-            mine = [j for j in jobs.get(env_name, []) if _labels(j).get(names.STEP) == step]
+            mine = [j for j in jobs.get(env_name, []) if labels_of(j).get(names.STEP) == step]
             if mine:
                 steps.append(job_record(_newest(mine), step))
         env_deps = deps.get(env_name, [])
         for step in (Step.DEPLOY, Step.ROUTES):
             for marker in markers.get(env_name, []):
-                if _labels(marker).get(names.STEP) == step:
+                if labels_of(marker).get(names.STEP) == step:
                     steps.append(marker_record(marker, step, env_deps))
-        access = sorted({_ann(d).get(names.DB_ACCESS_SHA, "") for d in env_deps} - {""})
+        access = sorted({annotations_of(d).get(names.DB_ACCESS_SHA, "") for d in env_deps} - {""})
         envs.append(
             ObservedEnvironment(
                 key=key,
                 team=(pe_obj or {}).get("spec", {}).get("team", "")
-                or _labels(ns_obj or {}).get(names.TEAM, ""),
+                or labels_of(ns_obj or {}).get(names.TEAM, ""),
                 finalizer=names.FINALIZER in (md.get("finalizers") or ()),
                 admitted=(md.get("labels") or {}).get(names.ADMITTED) == "true",
                 deletion_requested=pe_obj is None or bool(md.get("deletionTimestamp")),
@@ -285,29 +176,35 @@ def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
                 steps=tuple(steps),
                 db_access_sha=access[-1] if access else None,
                 status=pe.status_of(pe_obj) if pe_obj is not None else None,
-                first_seen=_time(md.get("creationTimestamp")),
+                first_seen=parse_time(md.get("creationTimestamp")),
             )
         )
     slots: list[Slot] = []
     slot_objs: dict[str, Obj] = {}
     for vol in snap.volumes:
-        labels = _labels(vol)
-        if labels.get(names.COMPONENT) != "slot" or _md(vol).get("deletionTimestamp"):
+        labels = labels_of(vol)
+        if labels.get(names.COMPONENT) != "slot" or meta_of(vol).get("deletionTimestamp"):
             continue
         claimed = keys.get(labels.get(names.CLAIMED_BY, ""))
         bound = (vol.get("status") or {}).get("phase") == "Bound"
         state = SlotState.CLAIMED if claimed else SlotState.READY if bound else SlotState.WARMING
-        created = _time(_md(vol).get("creationTimestamp"))
+        created = parse_time(meta_of(vol).get("creationTimestamp"))
         assert created is not None
-        slot_objs[_md(vol)["name"]] = vol
+        slot_objs[meta_of(vol)["name"]] = vol
         slots.append(
-            Slot(_md(vol)["name"], int(labels.get(names.GENERATION, "1")), state, created, claimed)
+            Slot(
+                meta_of(vol)["name"],
+                int(labels.get(names.GENERATION, "1")),
+                state,
+                created,
+                claimed,
+            )
         )
     golden: dict[int, str] = {}
     for snapshot in snap.snapshots:
         if (snapshot.get("status") or {}).get("readyToUse"):
-            gen = int(_labels(snapshot).get(names.GENERATION, "1"))
-            golden[gen] = _md(snapshot)["name"]
+            gen = int(labels_of(snapshot).get(names.GENERATION, "1"))
+            golden[gen] = meta_of(snapshot)["name"]
     observed = ObservedState(tuple(envs), tuple(sorted(slots)), max(golden, default=1))
     return View(
         desired=DesiredState(bp, tuple(prs)),
