@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("controller.k8s.cli", "List preview environments and their phases."),
     "trace": ("controller.k8s.cli", "Export phase transitions for calibration."),
     "dev": ("controller.devcluster.cli", "Developer tooling: a local Kubernetes control plane."),
+    "loadtest": ("loadtests.cli", "Locust bursts of signed webhooks, then a consistency check."),
 }
 
 

@@ -1,0 +1,165 @@
+"""The system under test: control plane, controller and webhook, started and stopped as one.
+
+`Stack.start` starts the `api` or `cluster` tier of the test control plane
+(the code behind the pytest fixtures and `mayfly dev cluster up`), installs
+the CRDs, writes the secret, the repository mapping and the blueprint, and
+runs `mayfly controller run` and `mayfly webhook serve` as subprocesses of
+the real commands, on 127.0.0.1 only, each in its own process group with
+its log under `<workdir>/logs`. It checks readiness, nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import yaml
+
+from controller.devcluster import ControlPlane, Tier, manifests, start
+from controller.devcluster.processes import ManagedProcess, free_port, spawn
+from controller.devcluster.session import DEFAULT_CRD_DIRS
+from loadtests.fleet import Fleet, blueprint_doc
+
+NAMESPACE = "mayfly-loadtest"
+POOL_NAMESPACE = "mayfly-loadtest-pool"
+MAYFLY = str(Path(sys.executable).parent / "mayfly")
+
+
+class StackError(RuntimeError):
+    """A part of the system under test did not start; the message quotes its log."""
+
+
+@dataclass(frozen=True, slots=True)
+class StackOptions:
+    tier: Tier = Tier.API
+    controller: bool = True
+    workers: int = 4
+    max_concurrent: int = 200
+    resync_s: float = 30.0
+    timeout_s: float = 180.0
+
+
+@dataclass(eq=False)
+class Stack:
+    """A running control plane with the controller and the webhook pointed at it."""
+
+    workdir: Path
+    options: StackOptions
+    plane: ControlPlane | None = None
+    secret_file: Path = Path()
+    url: str = ""
+    procs: list[ManagedProcess] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, workdir: Path, fleet: Fleet, options: StackOptions) -> Stack:
+        stack = cls(workdir.resolve(), options)
+        try:
+            stack._start(fleet)
+        except BaseException:
+            stack.stop()
+            raise
+        return stack
+
+    @property
+    def kubeconfig(self) -> Path:
+        assert self.plane is not None
+        return self.plane.kubeconfig
+
+    def api_client(self) -> Any:
+        assert self.plane is not None
+        return self.plane.api_client()
+
+    def _start(self, fleet: Fleet) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.plane = start(self.options.tier, timeout=self.options.timeout_s)
+        with contextlib.closing(self.plane.api_client()) as api:
+            manifests.install_crds(api, [d for d in DEFAULT_CRD_DIRS if d.is_dir()])
+            for ns in (NAMESPACE, POOL_NAMESPACE):
+                manifests.apply(
+                    api, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}]
+                )
+        self.secret_file = self.workdir / "webhook-secret"
+        self.secret_file.write_text(secrets.token_hex(32) + "\n")
+        self.secret_file.chmod(0o600)
+        repos = self.workdir / "repositories.yaml"
+        repos.write_text(yaml.safe_dump(fleet.mapping_doc()))
+        blueprint = self.workdir / "blueprint.yaml"
+        doc = blueprint_doc(fleet, max_concurrent=self.options.max_concurrent)
+        blueprint.write_text(yaml.safe_dump(doc, sort_keys=False))
+        logs = self.workdir / "logs"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("MAYFLY_WEBHOOK_SECRET", None)
+        if self.options.controller:
+            argv = [
+                MAYFLY, "controller", "run",
+                "--kubeconfig", str(self.kubeconfig),
+                "--namespace", NAMESPACE, "--pool-namespace", POOL_NAMESPACE,
+                "--blueprint", str(blueprint), "--metrics-port", "0",
+                "--workers", str(self.options.workers),
+                "--resync", str(self.options.resync_s),
+                "--dev-volume-binder",
+            ]  # fmt: skip
+            self.procs.append(spawn("controller", argv, log=logs / "controller.log", env=env))
+        port = free_port()
+        argv = [
+            MAYFLY, "webhook", "serve",
+            "--repos", str(repos), "--secret-file", str(self.secret_file),
+            "--host", "127.0.0.1", "--port", str(port),
+            "--kubeconfig", str(self.kubeconfig), "--namespace", NAMESPACE,
+        ]  # fmt: skip
+        self.procs.append(spawn("webhook", argv, log=logs / "webhook.log", env=env))
+        self.url = f"http://127.0.0.1:{port}"
+        self._wait_ready(f"{self.url}/readyz")
+
+    def _wait_ready(self, url: str) -> None:
+        deadline = time.monotonic() + self.options.timeout_s
+        while time.monotonic() < deadline:
+            for proc in self.procs:
+                if not proc.alive():
+                    raise StackError(f"{proc.name} exited early ({proc.log}):\n{proc.log_tail()}")
+            with (
+                contextlib.suppress(urllib.error.URLError, OSError),
+                urllib.request.urlopen(url, timeout=2) as resp,
+            ):
+                if resp.status == 200:
+                    return
+            time.sleep(0.25)
+        tails = "\n".join(f"--- {p.name}:\n{p.log_tail()}" for p in self.procs)
+        raise StackError(
+            f"the webhook was not ready at {url} after {self.options.timeout_s} s\n{tails}"
+        )
+
+    def check_alive(self) -> list[str]:
+        """Names of components that died during the run."""
+        dead = [p.name for p in self.procs if not p.alive()]
+        if self.plane is not None and not self.plane.alive():
+            dead.append("control plane")
+        return dead
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop(timeout=10.0)
+        self.procs.clear()
+        if self.plane is not None:
+            self.plane.stop()
+            self.plane = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
