@@ -11,7 +11,6 @@ stops at its first failure. It decides nothing.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,12 +41,11 @@ from controller.core.blueprint import Blueprint
 from controller.core.types import EnvKey, EnvStatus, Step
 from controller.k8s import kube, metrics, names, pe
 from controller.k8s import render_namespace as rns
-from controller.k8s import render_routes as rroutes
 from controller.k8s import render_steps as rsteps
-from controller.k8s import render_workloads as rwork
 from controller.k8s.config import ShellConfig
 from controller.k8s.errors import ConflictError, KubeError, NotFoundError
 from controller.k8s.observe import View
+from controller.k8s.step_writes import StepWrites
 
 Obj = dict[str, Any]
 log = logging.getLogger("mayfly.apply")
@@ -66,7 +64,7 @@ class _EnvState:
     admitted: bool
 
 
-class Application:
+class Application(StepWrites):
     """Applies the actions of one plan against the API for one Blueprint's view."""
 
     def __init__(
@@ -183,9 +181,6 @@ class Application:
                 assert_never(action)
 
     # -- helpers ------------------------------------------------------------------
-    def _ns(self, key: EnvKey) -> str:
-        return names.env_name(key, prefix=self.cfg.policy.namespace_prefix)
-
     def _pe_meta(
         self,
         key: EnvKey,
@@ -256,109 +251,6 @@ class Application:
                 blueprint=self.bp.name,
                 now=self.now,
                 cfg=self.cfg,
-            )
-        )
-
-    def _job(
-        self, key: EnvKey, step: Step, sha: str, databases: tuple[str, ...], attempt: int
-    ) -> None:
-        ns = self._ns(key)
-        job = rsteps.job(
-            key,
-            step,
-            namespace=ns,
-            sha=sha,
-            databases=databases,
-            attempt=attempt,
-            blueprint=self.bp.name,
-            now=self.now,
-            cfg=self.cfg,
-        )
-        self.api.apply(job)
-        selector = f"{names.ENV}={self._ns(key)},{names.STEP}={step.value}"
-        older, _ = self.api.list(kube.JOB, namespace=ns, selector=selector)
-        for old in older:
-            if old["metadata"]["name"] != job["metadata"]["name"]:
-                self.api.delete(kube.JOB, old["metadata"]["name"], ns)
-
-    def _deploy(self, key: EnvKey, sha: str, services: tuple[str, ...], attempt: int) -> None:
-        ns = self._ns(key)
-        databases = tuple(d.name for d in self.bp.databases)
-        with contextlib.suppress(ConflictError):  # created by an earlier attempt; never read
-            self.api.create(
-                rwork.credentials(key, namespace=ns, blueprint=self.bp.name, databases=databases)
-            )
-        deadline = int(self.cfg.policy.timeout(Step.DEPLOY).total_seconds())
-        wanted = rwork.workloads(
-            key,
-            self.bp,
-            services,
-            namespace=ns,
-            sha=sha,
-            attempt=attempt,
-            db_access=True,
-            progress_deadline=deadline,
-        )
-        for obj in wanted:
-            self.api.apply(obj)
-        keep = set(services)
-        for kind in (kube.DEPLOYMENT, kube.SERVICE):
-            existing, _ = self.api.list(kind, namespace=ns, selector=f"{names.ENV}={ns}")
-            for obj in existing:
-                if obj["metadata"]["name"] not in keep:
-                    self.api.delete(kind, obj["metadata"]["name"], ns)
-        self.api.apply(
-            rwork.step_marker(
-                key,
-                Step.DEPLOY,
-                namespace=ns,
-                sha=sha,
-                attempt=attempt,
-                now=self.now,
-                blueprint=self.bp.name,
-                objects=tuple(sorted(keep)),
-            )
-        )
-
-    def _revoke(self, key: EnvKey) -> None:
-        ns = self._ns(key)
-        deadline = int(self.cfg.policy.timeout(Step.DEPLOY).total_seconds())
-        for dep in self.view.deployments.get(ns, []):
-            ann = dep["metadata"].get("annotations", {})
-            for obj in rwork.workloads(
-                key,
-                self.bp,
-                (dep["metadata"]["name"],),
-                namespace=ns,
-                sha=ann.get(names.SHA, ""),
-                attempt=int(ann.get(names.ATTEMPT, "1")),
-                db_access=False,
-                progress_deadline=deadline,
-            ):
-                if obj["kind"] == "Deployment":
-                    self.api.apply(obj)
-
-    def _routes(self, key: EnvKey, sha: str, plan: Any, attempt: int) -> None:
-        ns = self._ns(key)
-        objs = rroutes.render(key, plan, blueprint=self.bp.name)
-        for obj in objs:
-            self.api.apply(obj)
-        wanted = {(o["kind"], o["metadata"]["name"]) for o in objs}
-        for kind in (kube.VIRTUAL_SERVICE, kube.DESTINATION_RULE):
-            existing, _ = self.api.list(kind, namespace=ns, selector=f"{names.ENV}={ns}")
-            for obj in existing:
-                if (kind.kind, obj["metadata"]["name"]) not in wanted:
-                    self.api.delete(kind, obj["metadata"]["name"], ns)
-        self.api.apply(
-            rwork.step_marker(
-                key,
-                Step.ROUTES,
-                namespace=ns,
-                sha=sha,
-                attempt=attempt,
-                now=self.now,
-                blueprint=self.bp.name,
-                objects=tuple(sorted(n for _k, n in wanted)),
             )
         )
 
