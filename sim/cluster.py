@@ -65,6 +65,7 @@ class SimCluster:
         self.waiting: deque[tuple[EnvKey, simpy.Event]] = deque()
         self.capacity_waits: list[float] = []
         self.hung = 0
+        self.capacity_blocked = 0  # deploys that found every node full
 
     def start(self, op: Op, action: Action) -> None:
         """Begin an operation the cluster just started for `action`."""
@@ -124,6 +125,7 @@ class SimCluster:
             if len(self.placed) >= self.capacity:
                 wake = self.env.event()
                 self.waiting.append((op.key, wake))
+                self.capacity_blocked += 1
                 yield wake
                 self.capacity_waits.append(self.env.now - started)
                 if all(o.id != op.id for o in self.cluster.pending()):

@@ -42,6 +42,8 @@ class EnvRecord:
     masking_s: float | None = None
     claimed_warm_slot: bool = False
     failed_reason: str = ""
+    failures: int = 0
+    queued_reason: str = ""
     closed_at_s: float | None = None
     gone_at_s: float | None = None
 
@@ -71,6 +73,8 @@ class Recorder(OpListener):
         self.masking_runs: list[float] = []
         self.warmed = self.claims = self.clones = 0
         self.reconciles = 0
+        self.desired_prs_total = 0
+        self.observed_envs_total = 0
         self.actions = 0
         self.conflicts = 0
 
@@ -109,6 +113,12 @@ class Recorder(OpListener):
             rec.admitted_at_s = t
             rec.queue_wait_s = t - rec.requested_at_s
 
+    def reconciled(self, *, prs: int, envs: int) -> None:
+        """One call of the core, with the sizes of its inputs."""
+        self.reconciles += 1
+        self.desired_prs_total += prs
+        self.observed_envs_total += envs
+
     def namespace_created(self, key: EnvKey) -> None:
         self.live.add(key)
         self.peak_live = max(self.peak_live, len(self.live))
@@ -125,8 +135,11 @@ class Recorder(OpListener):
         if status.phase is Phase.READY and rec.ready_at_s is None:
             rec.ready_at_s = t
             rec.spinup_s = t - rec.requested_at_s
+        elif status.phase is Phase.QUEUED and not rec.queued_reason:
+            rec.queued_reason = str(status.reason)
         elif status.phase is Phase.FAILED:
             rec.failed_reason = str(status.reason)
+            rec.failures += 1
         elif status.phase is Phase.EXPIRED and rec.closed_at_s is None:
             rec.closed_at_s = t
         elif status.phase is Phase.GONE:

@@ -44,6 +44,7 @@ class SimResult:
     summary: dict[str, Any]
     environments: list[dict[str, Any]] = field(default_factory=list)
     timeseries: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # wall-clock, not deterministic
 
 
 def blueprint_for(params: SimParams) -> Blueprint:
@@ -191,9 +192,15 @@ def simulate(
         events=events,
         hung=shell.sim_cluster.hung,
         capacity_waits=shell.sim_cluster.capacity_waits,
+        capacity_blocked=shell.sim_cluster.capacity_blocked,
     )
     summary["wall_seconds"] = round(time.perf_counter() - wall, 3)
-    return SimResult(summary, recorder.rows(), list(recorder.samples))
+    timings = {
+        "wall_seconds": summary["wall_seconds"],
+        "reconcile_seconds": round(shell.reconcile_seconds, 3),
+        "observe_seconds": round(shell.observe_seconds, 3),
+    }
+    return SimResult(summary, recorder.rows(), list(recorder.samples), timings)
 
 
 def result_frames(result: SimResult) -> tuple[pd.DataFrame, pd.DataFrame]:

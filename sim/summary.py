@@ -25,6 +25,7 @@ def summarise(
     events: int,
     hung: int,
     capacity_waits: list[float],
+    capacity_blocked: int,
 ) -> dict[str, Any]:
     """Every number of the summary except `wall_seconds`."""
     sla = params.run.sla_s
@@ -63,8 +64,10 @@ def summarise(
         "queue_wait_p95_s": _r(percentile(waits, 95)),
         "teardown_lag_p95_s": _r(percentile(lags, 95)),
         "capacity_wait_p95_s": _r(percentile(capacity_waits, 95)),
+        "deploys_blocked_on_capacity": capacity_blocked,
         "orphans": orphans,
-        "failed_environments": sum(1 for r in recs if r.failed_reason),
+        "failed_environments": sum(1 for r in recs if r.failed_reason and r.spinup_s is None),
+        "environments_with_failures": sum(1 for r in recs if r.failures),
         "hung_operations": hung,
         "peak_concurrent_envs": recorder.peak_live,
         "pool_utilisation": _r(recorder.claims / recorder.warmed if recorder.warmed else None, 4),
@@ -72,6 +75,8 @@ def summarise(
         "node_hours": _r(node_hours),
         "cost_usd": _r(node_hours * params.cost.per_node_hour, 2),
         "reconcile_calls": recorder.reconciles,
+        "reconcile_mean_prs": _r(recorder.desired_prs_total / max(recorder.reconciles, 1), 1),
+        "reconcile_mean_envs": _r(recorder.observed_envs_total / max(recorder.reconciles, 1), 1),
         "actions_applied": recorder.actions,
         "api_conflicts": recorder.conflicts,
         "sim_events": events,
