@@ -12,6 +12,7 @@ It must not read files, talk to a database or know about migration tools.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ _KINDS = {
 _COLUMN_CMDS = frozenset(
     {"AT_AlterColumnType", "AT_DropColumn", "AT_ColumnDefault", "AT_SetNotNull", "AT_DropNotNull"}
 )
+# Parse-tree keys that never contain a relation: not worth walking.
+_LEAVES = frozenset({"ColumnRef", "A_Const", "typeName", "TypeName", "ResTarget_name"})
 _COPY_DATA = re.compile(r"^\s*COPY\b[^;]*\bFROM\s+stdin\b[^;]*;\s*$", re.IGNORECASE)
 
 
@@ -59,12 +62,15 @@ class _Acc:
     read: set[str] = field(default_factory=set)
     added: list[tuple[str, str]] = field(default_factory=list)
     ctes: set[str] = field(default_factory=set)
+    may_have_ctes: bool = True
 
     def touch(self, table: str | None, *columns: str) -> None:
         if table is None:
             return
         cols = self.touched.setdefault(table, [])
-        cols.extend(c for c in columns if c not in cols)
+        for c in columns:
+            if c not in cols:
+                cols.append(c)
 
 
 def qualify(name: str) -> str:
@@ -91,16 +97,16 @@ def _strings(items: list[Node] | None) -> list[str]:
 
 
 def _collect_ctes(node: Any, acc: _Acc) -> None:
-    """Gather every CTE name of the statement; data-modifying CTEs count as writes."""
+    """Gather every CTE name of the statement (they are not tables)."""
     stack = [node]
     while stack:
         cur = stack.pop()
-        if isinstance(cur, dict):
+        if type(cur) is dict:
             cte = cur.get("CommonTableExpr")
             if cte is not None:
                 acc.ctes.add(cte["ctename"])
-            stack.extend(cur.values())
-        elif isinstance(cur, list):
+            stack.extend(v for v in cur.values() if type(v) is dict or type(v) is list)
+        elif type(cur) is list:
             stack.extend(cur)
 
 
@@ -109,23 +115,22 @@ def _reads(node: Any, acc: _Acc) -> None:
     stack = [node]
     while stack:
         cur = stack.pop()
-        if isinstance(cur, dict):
-            if "relname" in cur and "relpersistence" in cur:  # an unwrapped RangeVar field
-                cur = {"RangeVar": cur}
-            for key, value in cur.items():
-                if key == "RangeVar":
-                    name = _rangevar(value, acc)
-                    if name:
-                        acc.read.add(name)
-                    alias = value.get("alias")
-                    if alias:
-                        stack.append(alias)
-                elif key in _WRITERS and isinstance(value, dict):
-                    _WRITERS[key](value, acc)
-                else:
-                    stack.append(value)
-        elif isinstance(cur, list):
+        if type(cur) is list:
             stack.extend(cur)
+            continue
+        if type(cur) is not dict:
+            continue
+        if "relname" in cur and "relpersistence" in cur:  # an unwrapped RangeVar field
+            cur = {"RangeVar": cur}
+        for key, value in cur.items():
+            if key == "RangeVar":
+                name = _rangevar(value, acc)
+                if name:
+                    acc.read.add(name)
+            elif key in _WRITERS and type(value) is dict:
+                _WRITERS[key](value, acc)
+            elif key not in _LEAVES and (type(value) is dict or type(value) is list):
+                stack.append(value)
 
 
 def _insert(s: Node, acc: _Acc) -> None:
@@ -207,7 +212,8 @@ def _rename(s: Node, acc: _Acc) -> None:
 
 
 def _statement(kind: str, s: Node, acc: _Acc) -> None:
-    _collect_ctes(s, acc)
+    if acc.may_have_ctes:
+        _collect_ctes(s, acc)
     if kind in _WRITERS:
         _WRITERS[kind](s, acc)
     elif kind == "CreateStmt":
@@ -277,25 +283,51 @@ def _blank_copy_data(text: str) -> str:
     return "\n".join(lines)
 
 
-def _line_of(data: bytes, offset: int) -> int:
-    while offset < len(data) and data[offset] in b" \t\r\n":
-        offset += 1
-    return data.count(b"\n", 0, offset) + 1
+class _Lines:
+    """Byte offset -> 1-based line, counting incrementally (offsets come in order)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.offset, self.line = data, 0, 1
+
+    def at(self, offset: int) -> int:
+        data = self.data
+        while offset < len(data) and data[offset] in b" \t\r\n":
+            offset += 1
+        if offset < self.offset:
+            self.offset, self.line = 0, 1
+        self.line += data.count(b"\n", self.offset, offset)
+        self.offset = offset
+        return self.line
 
 
 def analyze(text: str, *, first_line: int = 1) -> tuple[list[Statement], list[SqlWarning]]:
     """Analyse SQL text; lines are reported from `first_line`. Raises SqlParseError."""
+    # The parse tree is acyclic: pausing the cyclic GC while it is built and walked
+    # makes the analysis ~2.5x faster on large files.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _analyze(text, first_line=first_line)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _analyze(text: str, *, first_line: int) -> tuple[list[Statement], list[SqlWarning]]:
     text = _blank_copy_data(text)
     try:
-        tree = json.loads(parser.parse_sql_json(text))
+        raw_json = parser.parse_sql_json(text)
     except parser.ParseError as exc:
         message, index = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
         raise SqlParseError(text.count("\n", 0, index) + first_line, message) from None
+    tree = json.loads(raw_json)
+    ctes = '"CommonTableExpr"' in raw_json
     data = text.encode()
+    lines = _Lines(data)
     statements: list[Statement] = []
     warnings: list[SqlWarning] = []
     for raw in tree.get("stmts", ()):
-        line = _line_of(data, raw.get("stmt_location", 0)) + first_line - 1
+        line = lines.at(raw.get("stmt_location", 0)) + first_line - 1
         ((kind, body),) = raw["stmt"].items()
         if kind == "DoStmt":
             start = raw.get("stmt_location", 0)
@@ -304,13 +336,13 @@ def analyze(text: str, *, first_line: int = 1) -> tuple[list[Statement], list[Sq
             statements.extend(inner)
             warnings.extend(warned)
             continue
-        statements.append(analyze_node(kind, body, line=line))
+        statements.append(analyze_node(kind, body, line=line, ctes=ctes))
     return statements, warnings
 
 
-def analyze_node(kind: str, body: Node, *, line: int) -> Statement:
-    """Analyse one parsed statement node."""
-    acc = _Acc()
+def analyze_node(kind: str, body: Node, *, line: int, ctes: bool = True) -> Statement:
+    """Analyse one parsed statement node (`ctes=False`: the text has no WITH clause)."""
+    acc = _Acc(may_have_ctes=ctes)
     _statement(kind, body, acc)
     touched = tuple(sorted(acc.touched))
     read = tuple(sorted(acc.read - set(acc.touched) - {""}))

@@ -267,7 +267,8 @@ def test_remasking_one_side_of_a_pseudonymised_key_masks_both(pg_dsn: str) -> No
         conn.execute(
             "CREATE TABLE acct (id bigint PRIMARY KEY, email text);"
             "CREATE TABLE ev (id int PRIMARY KEY, acct_id bigint REFERENCES acct (id));"
-            "INSERT INTO acct SELECT g, 'a' || g || '@corp.example.org' FROM generate_series(1, 50) g;"
+            "INSERT INTO acct SELECT g, 'a' || g || '@corp.example.org'"
+            " FROM generate_series(1, 50) g;"
             "INSERT INTO ev SELECT g, g FROM generate_series(1, 50) g;"
         )
     data = {
