@@ -23,12 +23,12 @@ from typing import Any
 
 import yaml
 
-from controller.devcluster import Tier
+from controller.devcluster import ControlPlane, Tier
 from controller.devcluster.processes import spawn
 from loadtests import consistency, ledger
 from loadtests.fleet import load_fleet
 from loadtests.settings import RunSettings
-from loadtests.stack import NAMESPACE, Stack, StackOptions
+from loadtests.stack import Stack, StackOptions
 
 LOCUSTFILES = Path(__file__).resolve().parent / "locustfiles"
 SCENARIO_FILES = Path(__file__).resolve().parents[1] / "scenarios"
@@ -120,10 +120,14 @@ def locust_argv(locustfile: Path, url: str, report: Path, processes: int) -> lis
 def run(
     options: RunOptions,
     *,
+    plane: ControlPlane | None = None,
     on_stack: Callable[[Stack], None] | None = None,
     tick: Callable[[float], None] | None = None,
 ) -> Summary:
-    """Run one scenario end to end; never leaves a process behind."""
+    """Run one scenario end to end; never leaves a process behind.
+
+    With `plane` (e.g. a pytest fixture's), that control plane is used and left running.
+    """
     report = options.report_dir.resolve()
     report.mkdir(parents=True, exist_ok=True)
     ledger_dir = report / "ledger"
@@ -133,7 +137,7 @@ def run(
     started = time.monotonic()
     fleet = load_fleet()
     stack_opts = replace(options.stack, tier=options.tier)
-    with Stack.start(report / "stack", fleet, stack_opts) as stack:
+    with Stack.start(report / "stack", fleet, stack_opts, plane=plane) as stack:
         if on_stack is not None:
             on_stack(stack)
         settings = replace(settings, secret_file=str(stack.secret_file), ledger_dir=str(ledger_dir))
@@ -163,7 +167,7 @@ def run(
         with contextlib.closing(stack.api_client()) as api:
 
             def fetch() -> list[dict[str, Any]]:
-                return consistency.list_environments(api, NAMESPACE)
+                return consistency.list_environments(api, stack.namespace)
 
             envs = fetch()
             checked = consistency.check(folded, envs)

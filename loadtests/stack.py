@@ -27,11 +27,35 @@ import yaml
 from controller.devcluster import ControlPlane, Tier, manifests, start
 from controller.devcluster.processes import ManagedProcess, free_port, spawn
 from controller.devcluster.session import DEFAULT_CRD_DIRS
-from loadtests.fleet import Fleet, blueprint_doc
+from loadtests.fleet import BLUEPRINT_NAME, Fleet, blueprint_doc
 
 NAMESPACE = "mayfly-loadtest"
-POOL_NAMESPACE = "mayfly-loadtest-pool"
+APPROVAL = "api-approved.kubernetes.io"
 MAYFLY = str(Path(sys.executable).parent / "mayfly")
+
+
+def _install_crds(api: Any) -> None:
+    """The CRDs of deploy/crds and deploy/test-crds, as the test fixtures install them.
+
+    The API server refuses CRDs in protected groups (`*.k8s.io`) without an
+    `api-approved.kubernetes.io` annotation; a test-only copy lacking it
+    gets one here, in memory, so the run does not depend on that file's fix.
+    """
+    docs = [
+        doc
+        for directory in DEFAULT_CRD_DIRS
+        if directory.is_dir()
+        for doc in manifests.load_documents(manifests.manifest_files(directory))
+        if doc.get("kind") == "CustomResourceDefinition"
+    ]
+    for doc in docs:
+        group = str((doc.get("spec") or {}).get("group", ""))
+        notes = doc["metadata"].setdefault("annotations", {}) or {}
+        if group.endswith((".k8s.io", ".kubernetes.io")) and APPROVAL not in notes:
+            notes[APPROVAL] = "unapproved, test-only CRD"
+            doc["metadata"]["annotations"] = notes
+    manifests.apply(api, docs)
+    manifests.wait_established(api, [doc["metadata"]["name"] for doc in docs])
 
 
 class StackError(RuntimeError):
@@ -55,19 +79,50 @@ class Stack:
     workdir: Path
     options: StackOptions
     plane: ControlPlane | None = None
+    owns_plane: bool = True
+    tag: str = ""
     secret_file: Path = Path()
     url: str = ""
     procs: list[ManagedProcess] = field(default_factory=list)
 
     @classmethod
-    def start(cls, workdir: Path, fleet: Fleet, options: StackOptions) -> Stack:
-        stack = cls(workdir.resolve(), options)
+    def start(
+        cls,
+        workdir: Path,
+        fleet: Fleet,
+        options: StackOptions,
+        *,
+        plane: ControlPlane | None = None,
+    ) -> Stack:
+        """Start everything; with `plane`, use that running control plane (left running).
+
+        On a shared plane the namespaces and the blueprint get a unique suffix,
+        so the run's controller never sees another run's objects.
+        """
+        tag = secrets.token_hex(3) if plane is not None else ""
+        stack = cls(workdir.resolve(), options, plane=plane, owns_plane=plane is None, tag=tag)
         try:
             stack._start(fleet)
         except BaseException:
             stack.stop()
             raise
         return stack
+
+    def _suffixed(self, name: str) -> str:
+        return f"{name}-{self.tag}" if self.tag else name
+
+    @property
+    def namespace(self) -> str:
+        """Where the PreviewEnvironments of this run live."""
+        return self._suffixed(NAMESPACE)
+
+    @property
+    def pool_namespace(self) -> str:
+        return self._suffixed(f"{NAMESPACE}-pool")
+
+    @property
+    def blueprint(self) -> str:
+        return self._suffixed(BLUEPRINT_NAME)
 
     @property
     def kubeconfig(self) -> Path:
@@ -80,10 +135,11 @@ class Stack:
 
     def _start(self, fleet: Fleet) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.plane = start(self.options.tier, timeout=self.options.timeout_s)
+        if self.plane is None:
+            self.plane = start(self.options.tier, timeout=self.options.timeout_s)
         with contextlib.closing(self.plane.api_client()) as api:
-            manifests.install_crds(api, [d for d in DEFAULT_CRD_DIRS if d.is_dir()])
-            for ns in (NAMESPACE, POOL_NAMESPACE):
+            _install_crds(api)
+            for ns in (self.namespace, self.pool_namespace):
                 manifests.apply(
                     api, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}]
                 )
@@ -91,9 +147,9 @@ class Stack:
         self.secret_file.write_text(secrets.token_hex(32) + "\n")
         self.secret_file.chmod(0o600)
         repos = self.workdir / "repositories.yaml"
-        repos.write_text(yaml.safe_dump(fleet.mapping_doc()))
+        repos.write_text(yaml.safe_dump(fleet.mapping_doc(blueprint=self.blueprint)))
         blueprint = self.workdir / "blueprint.yaml"
-        doc = blueprint_doc(fleet, max_concurrent=self.options.max_concurrent)
+        doc = blueprint_doc(fleet, name=self.blueprint, max_concurrent=self.options.max_concurrent)
         blueprint.write_text(yaml.safe_dump(doc, sort_keys=False))
         logs = self.workdir / "logs"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -102,7 +158,7 @@ class Stack:
             argv = [
                 MAYFLY, "controller", "run",
                 "--kubeconfig", str(self.kubeconfig),
-                "--namespace", NAMESPACE, "--pool-namespace", POOL_NAMESPACE,
+                "--namespace", self.namespace, "--pool-namespace", self.pool_namespace,
                 "--blueprint", str(blueprint), "--metrics-port", "0",
                 "--workers", str(self.options.workers),
                 "--resync", str(self.options.resync_s),
@@ -114,7 +170,7 @@ class Stack:
             MAYFLY, "webhook", "serve",
             "--repos", str(repos), "--secret-file", str(self.secret_file),
             "--host", "127.0.0.1", "--port", str(port),
-            "--kubeconfig", str(self.kubeconfig), "--namespace", NAMESPACE,
+            "--kubeconfig", str(self.kubeconfig), "--namespace", self.namespace,
         ]  # fmt: skip
         self.procs.append(spawn("webhook", argv, log=logs / "webhook.log", env=env))
         self.url = f"http://127.0.0.1:{port}"
@@ -149,9 +205,9 @@ class Stack:
         for proc in reversed(self.procs):
             proc.stop(timeout=10.0)
         self.procs.clear()
-        if self.plane is not None:
+        if self.plane is not None and self.owns_plane:
             self.plane.stop()
-            self.plane = None
+        self.plane = None
 
     def __enter__(self) -> Self:
         return self
