@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +34,7 @@ from capacity.report import analyse, write_report
 from capacity.runner import run_sweep
 from capacity.sensitivity import DEFAULT_PARAMETERS, run_sensitivity
 from capacity.stats import summarise_points
+from capacity.verify import verify_schedule
 
 capacity_app = typer.Typer(
     help="Capacity planning: sweep pool size, concurrency and nodes in the simulation, "
@@ -215,16 +217,35 @@ def recommend(
     lead_hours: Annotated[
         int, typer.Option(min=0, help="pre-warm the pool this many hours ahead")
     ] = 1,
+    verify_seeds: Annotated[
+        int, typer.Option(min=0, help="simulate the hourly schedule with this many seeds")
+    ] = 0,
+    jobs: Annotated[int | None, typer.Option(min=1, help="worker processes")] = None,
 ) -> None:
     """The cheapest swept setting whose lower confidence bound meets the target, and a schedule."""
     runs, envs = _load(sweep)
     rec = make_recommendation(
         runs, envs, sla_seconds=sla_seconds, target=target, lead_hours=lead_hours
     )
+    checked = None
+    if rec.setting is not None and verify_seeds > 0:
+        with _bar(f"simulating the hourly schedule ({verify_seeds} seeds)") as update:
+            checked = verify_schedule(
+                store.read_scenario(sweep), rec, seeds=verify_seeds, jobs=jobs, progress=update
+            )
     if as_json:
-        typer.echo(json.dumps(rec.to_json(), indent=2))
+        data = rec.to_json()
+        data["verification"] = None if checked is None else asdict(checked)
+        typer.echo(json.dumps(data, indent=2))
     else:
         _print_recommendation(rec)
+        if checked is not None:
+            verdict = "[green]meets[/]" if checked.attainment_lower >= target else "[red]misses[/]"
+            _out.print(
+                f"hourly schedule in the simulation ({checked.seeds} seeds): attainment "
+                f"{100 * checked.attainment:.1f} %, lower bound "
+                f"{100 * checked.attainment_lower:.1f} %: {verdict} the target"
+            )
     if rec.setting is None:
         raise typer.Exit(1)
     if write_pool is not None:

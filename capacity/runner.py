@@ -90,28 +90,24 @@ def run_task(directory: Path, scenario: Scenario, task: Task, sink: _Sink | None
     return task.key
 
 
-def _summary_only(scenario: Scenario, overrides: Mapping[str, Any], seed: int) -> dict[str, Any]:
-    return simulate_once(scenario, overrides, seed=seed)[0]
-
-
 def run_many(
     runs: Sequence[tuple[Mapping[str, Any], int]],
     *,
     scenario: Scenario,
     jobs: int | None = None,
     progress: Progress | None = None,
-) -> list[dict[str, Any]]:
-    """Summaries of ad-hoc runs (overrides, seed), in order; nothing is stored."""
+) -> list[tuple[dict[str, Any], pd.DataFrame]]:
+    """(summary, environment records) of ad-hoc runs (overrides, seed), in order; not stored."""
     workers = min(jobs or os.cpu_count() or 1, max(len(runs), 1))
-    out: list[dict[str, Any]] = []
+    out: list[tuple[dict[str, Any], pd.DataFrame]] = []
     if workers <= 1:
         for k, (overrides, seed) in enumerate(runs):
-            out.append(_summary_only(scenario, overrides, seed))
+            out.append(simulate_once(scenario, overrides, seed=seed))
             if progress is not None:
                 progress(k + 1, k + 1, len(runs))
         return out
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_summary_only, scenario, o, s) for o, s in runs]
+        futures = [pool.submit(simulate_once, scenario, o, seed=s) for o, s in runs]
         for k, future in enumerate(futures):
             out.append(future.result())
             if progress is not None:

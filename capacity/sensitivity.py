@@ -79,7 +79,7 @@ def run_sensitivity(
         for side, new in (("low", low), ("high", high)):
             plan.append((key, side, {**point_overrides, key: int(new) if integer else new}))
     runs = [(overrides, seed) for _, _, overrides in plan for seed in seeds]
-    summaries = run_many(runs, scenario=scenario, jobs=jobs, progress=progress)
+    summaries = [s for s, _ in run_many(runs, scenario=scenario, jobs=jobs, progress=progress)]
     values: dict[tuple[str, str], list[float]] = {}
     for (key, side, _), chunk_start in zip(plan, range(0, len(runs), len(seeds)), strict=True):
         chunk = summaries[chunk_start : chunk_start + len(seeds)]
