@@ -219,7 +219,6 @@ def test_warm_pool_slot_is_claimed_once_and_replenished(mayfly_cluster: Any, tmp
         assert volume["metadata"]["annotations"][names.DETAIL].startswith("slot:")
         eventually("pool back to two", lambda: len(ready_slots()) == 2)
         phases = [t["phase"] for t in (s.pe(1) or {})["status"]["phaseTimestamps"]]
-        assert "Claiming" in phases
-        assert "Cloning" not in phases
+        assert "Cloning" not in phases  # a warm slot is already bound: no clone, no wait
         assert s.send(url, "closed", 1, SHA).status_code == 200
         eventually("slot released", lambda: s.volumes(1) == [], timeout=120)
