@@ -113,6 +113,8 @@ def kube_controller_manager(layout: Layout) -> list[str]:
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--use-service-account-credentials=false",
         "--controllers=*,-nodeipam",
+        # kwok's heartbeat stage reports every 20-45 s; don't let nodes flap NotReady.
+        "--node-monitor-grace-period=120s",
     ]
 
 

@@ -178,7 +178,8 @@ def test_controller_may_create_only_managed_namespaces(as_controller: Any) -> No
             id="secret-in-team-ns",
         ),
         pytest.param(
-            lambda api: api.delete_namespace("kube-system", dry_run="All"), id="delete-kube-system"
+            lambda api: api.delete_namespace("mayfly-system", dry_run="All"),
+            id="delete-mayfly-system",
         ),
         pytest.param(
             lambda api: api.delete_namespace("unmanaged-team-ns", dry_run="All"),
