@@ -21,6 +21,7 @@ from typing import Any
 from pglast import parser
 
 from anonymizer import plpgsql
+from anonymizer.sqltext import Lines, blank_copy_data
 from anonymizer.sqltypes import SqlParseError, SqlWarning, Statement
 
 Node = dict[str, Any]
@@ -53,7 +54,6 @@ _COLUMN_CMDS = frozenset(
 )
 # Parse-tree keys that never contain a relation: not worth walking.
 _LEAVES = frozenset({"ColumnRef", "A_Const", "typeName", "TypeName", "ResTarget_name"})
-_COPY_DATA = re.compile(r"^\s*COPY\b[^;]*\bFROM\s+stdin\b[^;]*;\s*$", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -266,40 +266,6 @@ def _kind_name(kind: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", base).lower()
 
 
-def _blank_copy_data(text: str) -> str:
-    """Blank psql meta-commands and inline COPY ... FROM stdin data, keeping line numbers."""
-    if "\\" not in text:
-        return text
-    lines = text.split("\n")
-    in_copy = False
-    for i, line in enumerate(lines):
-        if in_copy:
-            in_copy = line.strip() != "\\."
-            lines[i] = ""
-        elif line.lstrip().startswith("\\"):
-            lines[i] = ""
-        elif _COPY_DATA.match(line):
-            in_copy = True
-    return "\n".join(lines)
-
-
-class _Lines:
-    """Byte offset -> 1-based line, counting incrementally (offsets come in order)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.offset, self.line = data, 0, 1
-
-    def at(self, offset: int) -> int:
-        data = self.data
-        while offset < len(data) and data[offset] in b" \t\r\n":
-            offset += 1
-        if offset < self.offset:
-            self.offset, self.line = 0, 1
-        self.line += data.count(b"\n", self.offset, offset)
-        self.offset = offset
-        return self.line
-
-
 def analyze(text: str, *, first_line: int = 1) -> tuple[list[Statement], list[SqlWarning]]:
     """Analyse SQL text; lines are reported from `first_line`. Raises SqlParseError."""
     # The parse tree is acyclic: pausing the cyclic GC while it is built and walked
@@ -314,7 +280,7 @@ def analyze(text: str, *, first_line: int = 1) -> tuple[list[Statement], list[Sq
 
 
 def _analyze(text: str, *, first_line: int) -> tuple[list[Statement], list[SqlWarning]]:
-    text = _blank_copy_data(text)
+    text = blank_copy_data(text)
     try:
         raw_json = parser.parse_sql_json(text)
     except parser.ParseError as exc:
@@ -323,7 +289,7 @@ def _analyze(text: str, *, first_line: int) -> tuple[list[Statement], list[SqlWa
     tree = json.loads(raw_json)
     ctes = '"CommonTableExpr"' in raw_json
     data = text.encode()
-    lines = _Lines(data)
+    lines = Lines(data)
     statements: list[Statement] = []
     warnings: list[SqlWarning] = []
     for raw in tree.get("stmts", ()):

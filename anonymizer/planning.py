@@ -1,0 +1,165 @@
+"""Planning a masking run: which tables, which SQL, which chunks -- decided before any change.
+
+Role: resolve the tables to rewrite (adding tables joined through a
+pseudonymised foreign key, which must be re-masked together), check that
+every column of a personal table has a fitting rule, and build each table's
+masked SELECT list and its physical chunks (TID block ranges for parallel
+connections). Any gap is reported as a whole, before anything is touched.
+
+It must not modify the database: it only reads catalogs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from anonymizer import schema, strategies
+from anonymizer.rules import Rules, Strategy
+
+STAGE_SCHEMA = "mayfly_stage"
+PAGES_PER_CHUNK = 2000
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+class PlanError(RuntimeError):
+    """The rules do not cover the tables to mask; nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class TablePlan:
+    table: schema.Table
+    select: str
+    columns: str
+    stage: str
+    chunks: tuple[str, ...]
+    masked: tuple[str, ...]
+    rows: int | None
+
+
+def _chunks(pages: int, jobs: int) -> tuple[str, ...]:
+    n = max(1, min(jobs * 4, pages // PAGES_PER_CHUNK))
+    if n == 1:
+        return ("true",)
+    bounds = [pages * i // n for i in range(n)]
+    where = [
+        f"ctid >= '({lo},0)'::tid AND ctid < '({hi},0)'::tid"
+        for lo, hi in itertools.pairwise(bounds)
+    ]
+    return (*where, f"ctid >= '({bounds[-1]},0)'::tid")
+
+
+def plan(
+    conn: Conn,
+    rules: Rules,
+    names: list[str],
+    *,
+    keys: strategies.Keys,
+    jobs: int,
+    force: bool = False,
+) -> tuple[list[TablePlan], list[tuple[str, str]]]:
+    """Decide what to rewrite; raise MaskingError (before touching anything) on any gap."""
+    plans: list[TablePlan] = []
+    skipped: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for name in names:
+        rule = rules.table(name)
+        if rule is None:
+            problems.append(f"{name}: not in the rules file; declare it (personal: true/false)")
+            continue
+        if not (rule.personal and (rule.masks_anything or force)):
+            skipped.append((rule.name, "no personal data" if not rule.personal else "all keep"))
+            continue
+        try:
+            table = schema.table(conn, rule.name)
+        except schema.SchemaError as exc:
+            problems.append(str(exc))
+            continue
+        exprs, cols, masked = [], [], []
+        for column in table.columns:
+            col_rule = rule.rule(column.name)
+            if col_rule is None:
+                problems.append(
+                    f"{table.name}.{column.name}: no masking rule and the table holds personal "
+                    "data; add a rule (or 'keep') to the rules file"
+                )
+                continue
+            if column.generated:
+                continue
+            try:
+                expr = strategies.expression(col_rule, column, keys)
+            except strategies.StrategyError as exc:
+                problems.append(f"{table.name}: {exc}")
+                continue
+            ident = sql.Identifier(column.name).as_string()
+            exprs.append(f"{expr} AS {ident}")
+            cols.append(ident)
+            if col_rule.strategy is not Strategy.KEEP:
+                masked.append(column.name)
+        unknown = sorted({c for c, _ in rule.columns} - {c.name for c in table.columns})
+        problems.extend(f"{table.name}.{c}: rule for a column that does not exist" for c in unknown)
+        rows = conn.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s", (table.oid,)
+        ).fetchone()
+        pages = conn.execute(
+            "SELECT pg_relation_size(%s) / current_setting('block_size')::int", (table.oid,)
+        ).fetchone()
+        plans.append(
+            TablePlan(
+                table,
+                ", ".join(exprs),
+                ", ".join(cols),
+                f"{STAGE_SCHEMA}.s{table.oid}",
+                _chunks(int(pages[0]) if pages else 0, jobs),
+                tuple(masked),
+                int(rows[0]) if rows and int(rows[0]) >= 0 else None,
+            )
+        )
+    if problems:
+        raise PlanError("nothing was changed:\n  " + "\n  ".join(problems))
+    return plans, skipped
+
+
+_FK_COLUMNS = """
+SELECT format('%s.%s', sn.nspname, s.relname), format('%s.%s', tn.nspname, t.relname),
+       ARRAY(SELECT attname FROM pg_attribute WHERE attrelid = c.conrelid
+             AND attnum = ANY (c.conkey)),
+       ARRAY(SELECT attname FROM pg_attribute WHERE attrelid = c.confrelid
+             AND attnum = ANY (c.confkey))
+FROM pg_constraint c
+JOIN pg_class s ON s.oid = c.conrelid JOIN pg_namespace sn ON sn.oid = s.relnamespace
+JOIN pg_class t ON t.oid = c.confrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+WHERE c.contype = 'f'
+"""
+
+
+def linked(conn: Conn, rules: Rules, names: list[str]) -> list[str]:
+    """Add tables joined by a foreign key whose columns are pseudonymised on either side.
+
+    Re-masking one side of a pseudonymised key would break the key; masking both sides
+    with the same function keeps them equal.
+    """
+
+    def keyed(table: str, cols: list[str]) -> bool:
+        rule = rules.table(table)
+        return rule is not None and any(
+            (r := rule.rule(c)) is not None and r.strategy is Strategy.PSEUDONYM for c in cols
+        )
+
+    chosen = list(dict.fromkeys(names))
+    edges = conn.execute(_FK_COLUMNS).fetchall()
+    grew = True
+    while grew:
+        grew = False
+        for src, dst, src_cols, dst_cols in edges:
+            if not (keyed(src, src_cols) or keyed(dst, dst_cols)):
+                continue
+            for a, b in ((src, dst), (dst, src)):
+                if a in chosen and b not in chosen and rules.table(b) is not None:
+                    chosen.append(b)
+                    grew = True
+    return chosen
