@@ -9,25 +9,14 @@ modules.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
-from capacity import grid, store
+from capacity import console, grid, store
+from capacity.console import print_points, print_recommendation, progress_bar
 from capacity.recommend import Recommendation
 from capacity.recommend import recommend as make_recommendation
 from capacity.report import analyse, write_report
@@ -41,36 +30,12 @@ capacity_app = typer.Typer(
     "recommend the cheapest setting meeting the SLA, and report.",
     no_args_is_help=True,
 )
-_out = Console()
-_err = Console(stderr=True)
+_out, _err = console.out, console.err
 
 
 def register(app: typer.Typer) -> None:
     """Attach `capacity ...` to the main `mayfly` application."""
     app.add_typer(capacity_app, name="capacity")
-
-
-@contextmanager
-def _bar(description: str) -> Iterator[Callable[[float, int, int], None]]:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=_err, transient=False) as progress:
-        task = progress.add_task(description, total=None)
-
-        def update(completed: float, finished: int, total: int) -> None:
-            progress.update(
-                task,
-                completed=completed,
-                total=total,
-                description=f"{description} ({finished}/{total} runs done)",
-            )
-
-        yield update
 
 
 def _fail(message: str) -> typer.Exit:
@@ -149,7 +114,7 @@ def sweep(
         raise _fail(f"cannot read --params {params}: {error.strerror}") from error
     scenario = store.Scenario(days=days, params_text=text, overrides=overrides)
     try:
-        with _bar(f"sweeping {len(points)} points x {seeds} seeds") as update:
+        with progress_bar(f"sweeping {len(points)} points x {seeds} seeds") as update:
             outcome = run_sweep(out, tasks, scenario=scenario, jobs=jobs, progress=update)
     except store.StoreError as error:
         raise _fail(str(error)) from error
@@ -162,27 +127,7 @@ def sweep(
         f"[green]done[/]: {outcome.ran} runs in {outcome.wall_seconds:.1f} s, "
         f"{outcome.skipped} already in {out}; table {out / store.SWEEP_TABLE}"
     )
-    _print_points(summarise_points(runs, envs, sla_seconds=90.0))
-
-
-def _print_points(points: Any) -> None:
-    table = Table(title="SLA attainment per setting (90 s; mean over seeds and lower bound)")
-    for name in ("pool", "conc", "nodes", "seeds", "attain %", "lower %", "p95 s", "cost $"):
-        table.add_column(name, justify="right")
-    for row in points.itertuples():
-        table.add_row(
-            str(row.pool_size),
-            "def"
-            if row.concurrency != row.concurrency or row.concurrency is None
-            else str(int(row.concurrency)),
-            "def" if row.nodes is None or row.nodes != row.nodes else str(int(row.nodes)),
-            str(row.seeds),
-            f"{100 * row.attainment:.1f}",
-            f"{100 * row.attainment_lower:.1f}",
-            f"{row.spinup_p95_s:.0f}",
-            f"{row.cost_usd:.0f}",
-        )
-    _out.print(table)
+    print_points(summarise_points(runs, envs, sla_seconds=90.0))
 
 
 @capacity_app.command()
@@ -229,7 +174,7 @@ def recommend(
     )
     checked = None
     if rec.setting is not None and verify_seeds > 0:
-        with _bar(f"simulating the hourly schedule ({verify_seeds} seeds)") as update:
+        with progress_bar(f"simulating the hourly schedule ({verify_seeds} seeds)") as update:
             checked = verify_schedule(
                 store.read_scenario(sweep), rec, seeds=verify_seeds, jobs=jobs, progress=update
             )
@@ -238,7 +183,7 @@ def recommend(
         data["verification"] = None if checked is None else asdict(checked)
         typer.echo(json.dumps(data, indent=2))
     else:
-        _print_recommendation(rec)
+        print_recommendation(rec)
         if checked is not None:
             verdict = "[green]meets[/]" if checked.attainment_lower >= target else "[red]misses[/]"
             _out.print(
@@ -251,27 +196,6 @@ def recommend(
     if write_pool is not None:
         write_pool.write_text(rec.pool_yaml(), encoding="utf-8")
         _err.print(f"wrote the pool block to {write_pool}")
-
-
-def _print_recommendation(rec: Recommendation) -> None:
-    if rec.setting is None:
-        _out.print(
-            f"[red]no swept setting meets {100 * rec.target:.0f} % within "
-            f"{rec.sla_seconds:g} s[/] (best lower bound {100 * rec.best_lower:.1f} %); "
-            "sweep larger --pool-sizes, --concurrency or --nodes"
-        )
-        return
-    s = rec.setting
-    _out.print(
-        f"[green]recommended[/]: pool {s['pool_size']}, concurrency "
-        f"{s['concurrency'] or 'default'}, nodes {s['nodes'] or 'default'}: attainment "
-        f"{100 * s['attainment']:.1f} %, lower bound {100 * s['attainment_lower']:.1f} % "
-        f"(min of one-sided {100 * rec.confidence:.0f} % t bound over {s['seeds']} seeds "
-        f"and Wilson bound over {s['environments']} environments), cost "
-        f"${s['cost_usd']:.2f}"
-    )
-    _out.print("hourly schedule (Blueprint pool block):")
-    _out.print(rec.pool_yaml(), highlight=False)
 
 
 @capacity_app.command()
@@ -312,7 +236,7 @@ def _sensitivity(
 ) -> tuple[Any, float]:
     point = rec.centre()  # the recommended point, else the best one swept
     scenario = store.read_scenario(sweep_dir)
-    with _bar(f"sensitivity: {len(parameters)} parameters x 2 x {seeds} seeds") as update:
+    with progress_bar(f"sensitivity: {len(parameters)} parameters x 2 x {seeds} seeds") as update:
         effects, baseline = run_sensitivity(
             scenario,
             point.overrides(),

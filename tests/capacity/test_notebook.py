@@ -21,7 +21,7 @@ def test_notebook_executes_without_errors(
 ) -> None:
     out = tmp_path / "sweep"
     shutil.copytree(tiny_sweep, out)  # the notebook resumes it: no sweep runs are repeated
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
     (params,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     params.source = "\n".join(
         [
