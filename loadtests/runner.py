@@ -66,6 +66,7 @@ class Summary:
     exit_code: int = 0
     locust_exit_code: int | None = None
     wall_s: float = 0.0
+    load_s: float = 0.0
     stop_rules: list[dict[str, Any]] = field(default_factory=list)
     dead_components: list[str] = field(default_factory=list)
     sent: dict[str, int] = field(default_factory=dict)
@@ -98,7 +99,7 @@ def resolve(name: str, settings: RunSettings, workdir: Path) -> tuple[Path, RunS
     return LOCUSTFILES / "replay.py", replace(settings, params_file=str(params), seed=seed)
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -117,6 +118,67 @@ def locust_argv(locustfile: Path, url: str, report: Path, processes: int) -> lis
     return argv
 
 
+def run_locust(
+    stack: Stack,
+    locustfile: Path,
+    settings: RunSettings,
+    report: Path,
+    *,
+    processes: int = 1,
+    tick: Callable[[float], None] | None = None,
+) -> tuple[int | None, float, list[dict[str, Any]]]:
+    """Run Locust headless against `stack` within a bound: (exit code, seconds, rule violations).
+
+    The HTML report and CSV stats go to `report`; the ledger to `settings.ledger_dir`.
+    """
+    ledger_dir = Path(settings.ledger_dir)
+    shutil.rmtree(ledger_dir, ignore_errors=True)
+    settings = replace(settings, secret_file=str(stack.secret_file))
+    env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
+    env.pop("MAYFLY_WEBHOOK_SECRET", None)
+    report.mkdir(parents=True, exist_ok=True)
+    proc = spawn("locust", locust_argv(locustfile, stack.url, report, processes),
+                 log=report / "locust.log", env=env)  # fmt: skip
+    bound = settings.duration + 90.0
+    t0 = time.monotonic()
+    while proc.alive() and time.monotonic() - t0 < bound:
+        if tick is not None:
+            tick(time.monotonic() - t0)
+        time.sleep(0.5)
+    violations: list[dict[str, Any]] = []
+    if proc.alive():
+        proc.stop(timeout=10.0)
+        violations.append({"rule": "timeout", "detail": f"Locust ran over {bound:.0f} s"})
+    assert proc.popen is not None
+    code = proc.popen.wait(timeout=10)
+    for path in sorted(ledger_dir.glob("stop-rules-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                violations.append(json.loads(line))
+    return code, time.monotonic() - t0, violations
+
+
+def verify(stack: Stack, entries: list[ledger.Entry], *, settle_s: float = 0.0) -> dict[str, Any]:
+    """Fold `entries` and compare with the API server; the summary's `consistency` mapping."""
+    folded = ledger.fold(entries)
+    with contextlib.closing(stack.api_client()) as api:
+
+        def fetch() -> list[dict[str, Any]]:
+            return consistency.list_environments(api, stack.namespace)
+
+        checked = consistency.check(folded, fetch())
+        if settle_s > 0:
+            consistency.settle(folded, fetch, timeout_s=settle_s, report=checked)
+    return {
+        "ok": checked.ok,
+        "expected_prs": checked.expected_prs,
+        "environments": checked.environments,
+        "problems": checked.counts(),
+        "examples": {k: v[:5] for k, v in checked.problems.items()},
+        **checked.facts,
+    }
+
+
 def run(
     options: RunOptions,
     *,
@@ -131,61 +193,28 @@ def run(
     report = options.report_dir.resolve()
     report.mkdir(parents=True, exist_ok=True)
     ledger_dir = report / "ledger"
-    shutil.rmtree(ledger_dir, ignore_errors=True)
     locustfile, settings = resolve(options.scenario, options.settings, report)
+    settings = replace(settings, ledger_dir=str(ledger_dir))
     summary = Summary(options.scenario, options.tier.value, locustfile.name, report_dir=str(report))
     started = time.monotonic()
-    fleet = load_fleet()
     stack_opts = replace(options.stack, tier=options.tier)
-    with Stack.start(report / "stack", fleet, stack_opts, plane=plane) as stack:
+    with Stack.start(report / "stack", load_fleet(), stack_opts, plane=plane) as stack:
         if on_stack is not None:
             on_stack(stack)
-        settings = replace(settings, secret_file=str(stack.secret_file), ledger_dir=str(ledger_dir))
-        env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
-        env.pop("MAYFLY_WEBHOOK_SECRET", None)
-        argv = locust_argv(locustfile, stack.url, report, options.processes)
-        proc = spawn("locust", argv, log=report / "locust.log", env=env)
-        bound = settings.duration + 90.0
-        t0 = time.monotonic()
-        while proc.alive() and time.monotonic() - t0 < bound:
-            if tick is not None:
-                tick(time.monotonic() - t0)
-            time.sleep(0.5)
-        if proc.alive():
-            proc.stop(timeout=10.0)
-            summary.stop_rules.append(
-                {"rule": "timeout", "detail": f"Locust ran over {bound:.0f} s"}
-            )
-        assert proc.popen is not None
-        summary.locust_exit_code = proc.popen.wait(timeout=10)
-        load_s = time.monotonic() - t0
+        code, load_s, violations = run_locust(
+            stack, locustfile, settings, report, processes=options.processes, tick=tick
+        )
+        summary.locust_exit_code, summary.load_s = code, round(load_s, 1)
+        summary.stop_rules = violations
         summary.dead_components = stack.check_alive()
-        _read_rules(ledger_dir, summary)
         entries = ledger.read(ledger_dir) if ledger_dir.is_dir() else []
-        _tally(entries, summary, load_s)
-        folded = ledger.fold(entries)
-        with contextlib.closing(stack.api_client()) as api:
-
-            def fetch() -> list[dict[str, Any]]:
-                return consistency.list_environments(api, stack.namespace)
-
-            envs = fetch()
-            checked = consistency.check(folded, envs)
-            if options.settle_s > 0:
-                consistency.settle(folded, fetch, timeout_s=options.settle_s, report=checked)
-        summary.consistency = {
-            "ok": checked.ok,
-            "expected_prs": checked.expected_prs,
-            "environments": checked.environments,
-            "problems": checked.counts(),
-            "examples": {k: v[:5] for k, v in checked.problems.items()},
-            **checked.facts,
-        }
+        tally(entries, summary)
+        summary.consistency = verify(stack, entries, settle_s=options.settle_s)
     summary.wall_s = round(time.monotonic() - started, 1)
     failed = (
         bool(summary.stop_rules)
         or bool(summary.dead_components)
-        or not checked.ok
+        or not summary.consistency["ok"]
         or summary.locust_exit_code not in (0, None)
         or not entries
     )
@@ -194,14 +223,8 @@ def run(
     return summary
 
 
-def _read_rules(ledger_dir: Path, summary: Summary) -> None:
-    for path in sorted(ledger_dir.glob("stop-rules-*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                summary.stop_rules.append(json.loads(line))
-
-
-def _tally(entries: list[ledger.Entry], summary: Summary, load_s: float) -> None:
+def tally(entries: list[ledger.Entry], summary: Summary) -> None:
+    """Counts, latency percentiles and rate of a run's ledger, into `summary`."""
     for e in entries:
         summary.sent[e.kind] = summary.sent.get(e.kind, 0) + 1
         summary.statuses[str(e.status)] = summary.statuses.get(str(e.status), 0) + 1
@@ -209,12 +232,11 @@ def _tally(entries: list[ledger.Entry], summary: Summary, load_s: float) -> None
         summary.results[label] = summary.results.get(label, 0) + 1
     lat = [e.latency_ms for e in entries if e.status]
     summary.latency_ms = {
-        "p50": round(_percentile(lat, 0.50), 1),
-        "p95": round(_percentile(lat, 0.95), 1),
-        "p99": round(_percentile(lat, 0.99), 1),
+        "p50": round(percentile(lat, 0.50), 1),
+        "p95": round(percentile(lat, 0.95), 1),
+        "p99": round(percentile(lat, 0.99), 1),
         "max": round(max(lat, default=0.0), 1),
     }
     if entries:
         span = max(entries[-1].t - entries[0].t, 1e-9)
         summary.deliveries_per_s = round(len(entries) / span, 1)
-    summary.wall_s = round(load_s, 1)

@@ -32,6 +32,7 @@ class RunSettings:
     compress: float = 600.0  # replay: simulated seconds per real second
     replay_start_h: float = 8.0  # replay: hours since Monday 00:00 where the replay starts
     params_file: str = ""  # replay: simulation parameter file (defaults if empty)
+    number_base: int = 0  # PR numbers start above this (runs sharing a namespace)
     max_deliveries: int = 0  # stop each worker after this many genuine deliveries (0: no cap)
     redelivery_share: float = 0.05  # of all deliveries
     forged_share: float = 0.03  # of all deliveries

@@ -52,7 +52,7 @@ def _on_init(environment: Any, **_: Any) -> None:
     w = _Worker()
     w.settings, w.fleet, w.secret = s, load_fleet(), s.secret()
     index = getattr(environment.runner, "worker_index", 0) or 0
-    base = 1 + index * NUMBER_BLOCK
+    base = 1 + s.number_base + index * NUMBER_BLOCK
     w.numbers = itertools.count(base)
     w.forged = itertools.count(base + FORGED_BASE)
     w.seeds = itertools.count(s.seed * 1_000_003 + index * 10_007)
