@@ -8,6 +8,8 @@ module decides nothing about which manifests matter.
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -17,6 +19,9 @@ import yaml
 from kubernetes import client, dynamic
 
 FIELD_MANAGER = "mayfly-devcluster"
+# The dynamic client caches discovery in a file; keep ours private to this
+# process (and removed at exit) instead of littering the shared /tmp.
+_DISCOVERY_CACHE = tempfile.TemporaryDirectory(prefix="mayfly-discovery-")
 
 
 def load_documents(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
@@ -42,7 +47,9 @@ def apply(
     field_manager: str = FIELD_MANAGER,
 ) -> list[Any]:
     """Server-side apply each document; return what the server answered."""
-    dyn = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
+    host = hashlib.sha256(api.configuration.host.encode()).hexdigest()[:16]
+    cache = Path(_DISCOVERY_CACHE.name) / f"{host}.json"
+    dyn = dynamic.DynamicClient(api, cache_file=str(cache))  # type: ignore[no-untyped-call]
     results = []
     for doc in docs:
         resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])

@@ -40,8 +40,8 @@ class Session:
     pids: tuple[int, ...]
 
     def alive(self) -> bool:
-        """Whether every recorded process still runs."""
-        return all(processes.pid_alive(pid) for pid in self.pids)
+        """Whether every recorded process still runs (and is still ours)."""
+        return all(processes.pid_alive(pid) and self.workdir in _cmdline(pid) for pid in self.pids)
 
 
 def load() -> Session | None:
@@ -95,13 +95,23 @@ def up(
     return session
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def down() -> Session | None:
     """Stop the recorded session, newest process first; return what was stopped."""
     current = load()
     if current is None:
         return None
     for pid in reversed(current.pids):
-        processes.stop_group(pid)
+        # After a reboot a recorded pid may belong to someone else: every
+        # component we started names its work directory on its command line.
+        if current.workdir in _cmdline(pid):
+            processes.stop_group(pid)
     shutil.rmtree(current.workdir, ignore_errors=True)
     for name in ("state.json", "kubeconfig"):
         (state_dir() / name).unlink(missing_ok=True)
