@@ -90,6 +90,11 @@ def main() -> None:
         "reconcile_mean_prs": s["reconcile_mean_prs"],
         "reconcile_mean_envs": s["reconcile_mean_envs"],
         "core_share_of_wall": round((t["reconcile_seconds"] + t["observe_seconds"]) / wall, 3),
+        "cpu_seconds": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_utime
+            + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
+            3,
+        ),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "prs": s["prs"],
         "environments": s["environments"],

@@ -51,9 +51,15 @@ def _write_records(result: SimResult, out: Path) -> Path:
 
 
 def simulate_command(
-    engineers: Annotated[int, typer.Option(help="engineers in the organisation")] = 500,
-    teams: Annotated[int, typer.Option(help="teams (uneven sizes)")] = 40,
-    days: Annotated[float, typer.Option(help="simulated days from Monday 00:00")] = 5,
+    engineers: Annotated[
+        int | None, typer.Option(help="engineers in the organisation [params default: 500]")
+    ] = None,
+    teams: Annotated[
+        int | None, typer.Option(help="teams, uneven sizes [params default: 40]")
+    ] = None,
+    days: Annotated[
+        float | None, typer.Option(help="simulated days from Monday 00:00 [params default: 5]")
+    ] = None,
     seed: Annotated[int, typer.Option(help="random seed; same seed, same result")] = 1,
     pool_size: Annotated[
         int | None, typer.Option(help="constant warm-pool size (default: blueprint schedule)")
@@ -70,13 +76,13 @@ def simulate_command(
     quiet: Annotated[bool, typer.Option(help="no progress bar and no table")] = False,
 ) -> None:
     """Simulate the organisation's pull requests against the real reconciliation core."""
-    overrides: dict[str, Any] = {
+    given = {
         "workload.engineers": engineers,
         "workload.teams": teams,
         "run.days": days,
+        "pool.size": pool_size,
     }
-    if pool_size is not None:
-        overrides["pool.size"] = pool_size
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     try:
         params = load_params(params_file, overrides)
     except (ParamsError, OSError) as exc:
@@ -92,7 +98,7 @@ def simulate_command(
             TimeElapsedColumn(),
             console=_err,
         ) as bar:
-            task = bar.add_task("sim", total=1.0, days=days)
+            task = bar.add_task("sim", total=1.0, days=params.run.days)
             result = simulate(params, seed=seed, progress=lambda f: bar.update(task, completed=f))
         _out.print(_table(result.summary, params))
     if json_file is not None:

@@ -25,6 +25,7 @@ from controller.blueprint_file import read_blueprint
 from controller.core import Policy
 from controller.core.blueprint import Blueprint, PoolSchedule, Quotas
 from controller.core.memory import InMemoryCluster
+from controller.core.ports import Clock, Executor, Observer
 from controller.core.types import PRState
 from sim.cluster import SimCluster
 from sim.params import FaultParams, SimParams
@@ -137,6 +138,8 @@ def simulate(
         recorder=recorder,
         start=start,
     )
+    ports: tuple[Clock, Observer, Executor] = (shell, shell, shell)  # the shared port protocols
+    del ports
     shell.sim_cluster = SimCluster(
         env,
         cluster,

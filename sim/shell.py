@@ -185,7 +185,7 @@ class ControllerShell:
             self._dirty = False
             when = self.now()
             tick = time.perf_counter()
-            self.observed = self.cluster.observe()
+            self.observed = self.observe()
             tock = time.perf_counter()
             desired = self.desired()
             plan = reconcile(desired, self.observed, now=when, policy=self.policy)
@@ -205,7 +205,7 @@ class ControllerShell:
                 if not self.is_up():
                     break  # crashed mid-plan: the rest is never applied
                 writes |= not isinstance(action, ReportStatus)
-                self._execute(action)
+                self.execute(action)
             if writes:
                 self.mark_dirty()  # our own writes come back as watch events
 
@@ -225,7 +225,11 @@ class ControllerShell:
         self._tokens_at = now + wait
         return wait
 
-    def _execute(self, action: Action) -> None:
+    def observe(self) -> ObservedState:
+        """The observer port: the world as the core sees it."""
+        return self.cluster.observe()
+
+    def execute(self, action: Action) -> None:
         """The executor port: apply one action, start its operations, record it."""
         t = self.env.now
         self.cluster.now = self.now()

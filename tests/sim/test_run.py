@@ -103,3 +103,16 @@ def test_full_nodes_make_deploys_wait_like_pending_pods() -> None:
     assert roomy.summary["deploys_blocked_on_capacity"] == 0
     ready = [e for e in result.environments if e["ready_at_s"] is not None]
     assert len(ready) < len([e for e in roomy.environments if e["ready_at_s"] is not None])
+
+
+def test_environments_of_closed_prs_count_as_orphans_when_nobody_tears_them_down() -> None:
+    days = 0.75
+    overrides = {
+        **SMALL,
+        "run.days": days,
+        "faults.controller_down": [{"start_h": 12.0, "duration_s": 6 * 3600}],
+    }
+    result = simulate(load_params(overrides=overrides), seed=1)
+    assert result.summary["orphans"] > 0
+    healthy = simulate(load_params(overrides={**SMALL, "run.days": days}), seed=1)
+    assert healthy.summary["orphans"] == 0
