@@ -19,7 +19,7 @@ from capacity import console, grid, store
 from capacity.console import print_points, print_recommendation, progress_bar
 from capacity.recommend import Recommendation
 from capacity.recommend import recommend as make_recommendation
-from capacity.report import analyse, write_report
+from capacity.report import analyse, write_figures, write_report
 from capacity.runner import run_sweep
 from capacity.sensitivity import DEFAULT_PARAMETERS, run_sensitivity
 from capacity.stats import summarise_points
@@ -263,6 +263,9 @@ def report(
         ),
     ] = 1,
     jobs: Annotated[int | None, typer.Option(min=1, help="worker processes")] = None,
+    figures: Annotated[
+        Path | None, typer.Option(help="also write each figure as a PNG into this directory")
+    ] = None,
 ) -> None:
     """One self-contained HTML page with every figure (runs a cheap sensitivity if missing)."""
     runs, envs = _load(sweep)
@@ -279,6 +282,9 @@ def report(
         )
     analysis = analyse(runs, envs, sla_seconds=sla_seconds, target=target, sensitivity=sens)
     write_report(analysis, out, scenario=store.read_scenario(sweep))
+    if figures is not None:
+        for path in write_figures(analysis, figures):
+            _err.print(f"wrote {path}")
     _err.print(
         f"[green]wrote[/] {out} ({out.stat().st_size // 1024} KiB, {len(analysis.figures)} figures)"
     )

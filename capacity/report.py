@@ -140,3 +140,15 @@ def render_html(
 def write_report(analysis: Analysis, out: Path, *, scenario: Scenario) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_html(analysis, scenario=scenario), encoding="utf-8")
+
+
+def write_figures(analysis: Analysis, directory: Path) -> list[Path]:
+    """Each figure as `<slug>.png` (e.g. sla-attainment-vs-warm-pool-size.png); the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in analysis.figures.items():
+        slug = "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+        path = directory / f"{slug}.png"
+        path.write_bytes(plots.png_bytes(fig))
+        paths.append(path)
+    return paths

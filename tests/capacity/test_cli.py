@@ -84,9 +84,22 @@ def test_sensitivity_then_report(tiny_sweep: Path, tmp_path: Path) -> None:
     html_file = tmp_path / "report.html"
     result = runner.invoke(
         capacity_app,
-        ["report", "--sweep", str(sweep), "--out", str(html_file), "--target", "0.8"],
+        [
+            "report",
+            "--sweep",
+            str(sweep),
+            "--out",
+            str(html_file),
+            "--target",
+            "0.8",
+            "--figures",
+            str(tmp_path / "figures"),
+        ],
     )
     assert result.exit_code == 0, result.output
+    pngs = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
+    assert "sla-attainment-vs-warm-pool-size.png" in pngs
+    assert len(pngs) == 5
     page = html_file.read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 5  # attainment, cost, CDFs, pool by hour, tornado
