@@ -151,6 +151,10 @@ def anonymize(
     all_tables: Annotated[
         bool, typer.Option("--all", help="Mask every table in the rules.")
     ] = False,
+    previous_rules: Annotated[
+        Path | None,
+        typer.Option(help="The rules before this PR: tables whose rules changed are re-masked."),
+    ] = None,
     jobs: Annotated[int, typer.Option(min=1, help="Parallel connections.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -160,7 +164,14 @@ def anonymize(
         keys = strategies.Keys.from_secret(loaded.key())
     except rules.RulesError as exc:
         raise fail(str(exc), code=2) from None
-    names = _targets(dsn, loaded, tables, files, repo, base, head, all_tables)
+    if previous_rules is None and not (tables or files or base or all_tables):
+        raise fail("give --tables, --migrations/--base, --all or --previous-rules", code=2)
+    names = []
+    if tables or files or base or all_tables:
+        names = _targets(dsn, loaded, tables, files, repo, base, head, all_tables)
+    if previous_rules is not None:
+        changed = rules.changed_tables(load_rules(previous_rules), loaded)
+        names += [t for t in changed if t not in names]
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with progress.for_console(err) as bars:
@@ -200,7 +211,7 @@ def _targets(
     all_tables: bool,
 ) -> list[str]:
     if sum(bool(x) for x in (tables, files or base, all_tables)) != 1:
-        raise fail("give exactly one of --tables, --migrations/--base or --all", code=2)
+        raise fail("give only one of --tables, --migrations/--base or --all", code=2)
     if tables:
         return [sqlscan.qualify(t.strip()) for t in tables.split(",") if t.strip()]
     if all_tables:

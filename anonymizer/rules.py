@@ -190,3 +190,10 @@ def load(path: Path) -> Rules:
     except yaml.YAMLError as exc:
         raise RulesError(f"{path}: not valid YAML: {exc}") from None
     return parse(data, source=str(path))
+
+
+def changed_tables(previous: Rules, current: Rules) -> list[str]:
+    """Tables whose rules differ between two versions of the rules file (re-mask them)."""
+    return sorted(
+        name for name, table in current.tables if table.personal and previous.table(name) != table
+    )

@@ -105,3 +105,26 @@ def test_strategy_must_fit_column(strategy: str, column: Column, message: str) -
     rule = table.rule(column.name) or rule
     with pytest.raises(strategies.StrategyError, match=message):
         strategies.expression(rule, column, strategies.Keys.from_secret(b"k" * 16))
+
+
+def test_tables_whose_rules_changed_are_re_masked() -> None:
+    before = rules.parse(
+        {
+            "tables": {
+                "a": {"personal": True, "columns": {"x": "keep"}},
+                "b": {"personal": True, "columns": {"y": "email"}},
+                "c": {"personal": False},
+            }
+        }
+    )
+    after = rules.parse(
+        {
+            "tables": {
+                "a": {"personal": True, "columns": {"x": "name"}},
+                "b": {"personal": True, "columns": {"y": "email"}},
+                "c": {"personal": False},
+                "d": {"personal": True, "columns": {"z": "phone"}},
+            }
+        }
+    )
+    assert rules.changed_tables(before, after) == ["public.a", "public.d"]
