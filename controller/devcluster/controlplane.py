@@ -27,6 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from kubernetes import client, config
+
 from controller.devcluster import components, pki, processes
 from controller.devcluster.binaries import locate
 from controller.devcluster.nodes import create_fake_nodes, wait_cluster_ready
@@ -103,13 +105,12 @@ class ControlPlane:
     processes: list[processes.ManagedProcess] = field(default_factory=list)
     _finalizer: weakref.finalize[Any, Any] | None = field(default=None, repr=False)
 
-    def api_client(self) -> Any:
-        """A fresh `kubernetes.client.ApiClient` authenticated as system:masters."""
-        from kubernetes import config  # noqa: PLC0415  (heavy; only when asked)
-
-        return config.new_client_from_config(  # type: ignore[no-untyped-call]
+    def api_client(self) -> client.ApiClient:
+        """A fresh `kubernetes.client.ApiClient` authenticated as system:masters; close it."""
+        api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
             config_file=str(self.kubeconfig)
         )
+        return api
 
     def alive(self) -> bool:
         """Whether every component is still running."""
