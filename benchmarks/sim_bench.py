@@ -84,17 +84,24 @@ def main() -> None:
         "sim_events": s["sim_events"],
         "events_per_second": round(s["sim_events"] / wall, 1),
         "reconcile_calls": s["reconcile_calls"],
-        "reconcile_seconds": t["reconcile_seconds"],
-        "observe_seconds": t["observe_seconds"],
-        "reconcile_ms_mean": round(1000 * t["reconcile_seconds"] / max(s["reconcile_calls"], 1), 3),
+        "cpu_seconds": t["cpu_seconds"],
+        "reconcile_cpu_seconds": t["reconcile_cpu_seconds"],
+        "observe_cpu_seconds": t["observe_cpu_seconds"],
+        "core_share_of_cpu": round(
+            (t["reconcile_cpu_seconds"] + t["observe_cpu_seconds"]) / max(t["cpu_seconds"], 1e-9), 3
+        ),
+        "reconcile_cpu_ms_mean": round(
+            1000 * t["reconcile_cpu_seconds"] / max(s["reconcile_calls"], 1), 3
+        ),
+        "reconcile_cpu_us_per_pr": round(
+            1e6
+            * t["reconcile_cpu_seconds"]
+            / max(s["reconcile_calls"] * (s["reconcile_mean_prs"] or 1), 1),
+            1,
+        ),
         "reconcile_mean_prs": s["reconcile_mean_prs"],
         "reconcile_mean_envs": s["reconcile_mean_envs"],
-        "core_share_of_wall": round((t["reconcile_seconds"] + t["observe_seconds"]) / wall, 3),
-        "cpu_seconds": round(
-            resource.getrusage(resource.RUSAGE_SELF).ru_utime
-            + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
-            3,
-        ),
+        "events_per_cpu_second": round(s["sim_events"] / max(t["cpu_seconds"], 1e-9), 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "prs": s["prs"],
         "environments": s["environments"],
