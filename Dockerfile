@@ -6,7 +6,7 @@
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-# Dependencies first, so source edits reuse the cached layer.
+# Project metadata first, then the packages; one venv copied into the runtime stage.
 # (globs: constraints.txt and README.md are optional; pyproject.toml keeps the match non-empty)
 COPY pyproject.toml constraints.txt* README.md* ./
 COPY controller/ controller/
