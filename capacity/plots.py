@@ -203,6 +203,8 @@ def pool_by_hour(schedule: tuple[HourPlan, ...], *, constant: int | None) -> Fig
         )
     if constant is not None:
         ax.axhline(constant, color="grey", ls=":", label=f"constant pool ({constant})")
+    top = max([p.size for p in schedule] + [constant or 0])
+    ax.set_ylim(-0.05 * max(top, 1), 1.3 * max(top, 1))
     ax.set_xlim(0, 24)
     ax.set_xticks(range(0, 25, 3))
     ax.set_xlabel("hour of day")
@@ -215,21 +217,34 @@ def pool_by_hour(schedule: tuple[HourPlan, ...], *, constant: int | None) -> Fig
     return fig
 
 
-def tornado(effects: pd.DataFrame, *, baseline: float, metric: str = "spinup_p95_s") -> Figure:
-    """One-at-a-time sensitivity: change of `metric` for each parameter at -delta and +delta.
+def tornado(effects: pd.DataFrame, *, baseline: float) -> Figure:
+    """One-at-a-time sensitivity: change of p95 spin-up for each parameter at -delta and +delta.
 
-    `effects` has columns parameter, low, high (metric values at the perturbed
-    settings) and is drawn largest swing on top.
+    `effects` has columns parameter, low, high (p95 spin-up at the perturbed
+    settings) and optionally delta; drawn with the largest swing on top.
     """
     fig = Figure(figsize=(_SIZE[0], 0.45 * len(effects) + 1.4))
     ax = fig.add_subplot()
     order = effects.assign(swing=(effects["high"] - effects["low"]).abs()).sort_values("swing")
+    delta = f"{100 * float(effects['delta'].iloc[0]):.0f} %" if "delta" in effects else "δ"
     y = np.arange(len(order))
-    ax.barh(y, order["low"] - baseline, color="steelblue", label="parameter − δ")
-    ax.barh(y, order["high"] - baseline, color="darkorange", alpha=0.85, label="parameter + δ")
+    ax.barh(
+        y - 0.2,
+        order["low"] - baseline,
+        height=0.4,
+        color="steelblue",
+        label=f"parameter − {delta}",
+    )
+    ax.barh(
+        y + 0.2,
+        order["high"] - baseline,
+        height=0.4,
+        color="darkorange",
+        label=f"parameter + {delta}",
+    )
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, order["parameter"], fontsize=8)
-    ax.set_xlabel(f"change in {metric} (s) from {baseline:.1f} s at the recommended setting")
+    ax.set_xlabel(f"change in p95 spin-up (s) from {baseline:.1f} s at the recommended setting")
     ax.set_title("What moves p95 spin-up most (one-at-a-time sensitivity)", fontsize=9)
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8, loc="lower right")

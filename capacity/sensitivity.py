@@ -93,6 +93,7 @@ def run_sensitivity(
             {
                 "parameter": key,
                 "base_value": bases[key],
+                "delta": delta,
                 "low": low,
                 "high": high,
                 "swing": abs(high - low),
