@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 import yaml
 
 from controller.devcluster import ControlPlane, manifests
@@ -86,3 +87,29 @@ def test_dockerfile_runs_as_a_numeric_non_root_user() -> None:
     uid = users[-1].split(":")[0]
     assert uid.isdigit()
     assert int(uid) != 0
+
+
+def _parse_cli(args: list[str]) -> tuple[str, dict[str, Any]]:
+    """Parse `mayfly ARGS` exactly as the container would, without running anything."""
+    from controller.cli import app
+
+    command: Any = typer.main.get_command(app)
+    ctx = command.make_context("mayfly", list(args))
+    while hasattr(command, "resolve_command"):
+        rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        name, command, rest = command.resolve_command(ctx, rest)
+        ctx = command.make_context(name, rest, parent=ctx)
+    return command.name, ctx.params
+
+
+@pytest.mark.parametrize("name", ["mayfly-controller", "mayfly-webhook"])
+def test_container_arguments_are_accepted_by_the_mayfly_cli(name: str) -> None:
+    (deployment,) = [
+        d for _, d in _documents() if d["kind"] == "Deployment" and d["metadata"]["name"] == name
+    ]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    command, params = _parse_cli(container["args"])
+    assert command in {"run", "serve"}
+    assert params["namespace"] == "mayfly-system"
+    with pytest.raises(Exception, match="No such option"):
+        _parse_cli([*container["args"], "--no-such-flag"])

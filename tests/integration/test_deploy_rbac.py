@@ -164,6 +164,14 @@ def test_controller_may_create_only_managed_namespaces(as_controller: Any) -> No
     assert "mayfly.dev/managed=true" in denied.value.body
 
 
+def test_controller_may_relabel_its_namespaces_and_delete_previews(as_controller: Any) -> None:
+    labels = {"metadata": {"labels": {"mayfly.dev/managed": "true", "x": "y"}}}
+    for namespace in ("mayfly-system", MANAGED):
+        patched = as_controller.patch_namespace(namespace, labels, dry_run="All")
+        assert patched.metadata.labels["x"] == "y"
+    as_controller.delete_namespace(MANAGED, dry_run="All")
+
+
 @pytest.mark.parametrize(
     "attempt",
     [
