@@ -42,15 +42,44 @@ from controller.core.types import EnvKey  # noqa: E402
 from controller.devcluster import Tier, start  # noqa: E402
 from controller.k8s import kube, names  # noqa: E402
 from controller.webhook.payload import pull_request_payload, signed_request  # noqa: E402
-from tests.k8s.harness import CHANGED, blueprint_doc  # noqa: E402
+from tests.k8s.harness import blueprint_doc  # noqa: E402
 from tests.k8s.plane import install_crds  # noqa: E402
 from tests.webhook.server import free_port  # noqa: E402
 
 SECRET = b"bench-secret"
 REPO = "acme/burst"
-EXPECTED = {  # kind -> names per environment namespace
+# The test cluster's Service CIDR is a /24 (about 250 ClusterIPs), so each burst
+# environment runs one service: the PR changes `orders` (code and a migration),
+# which nothing calls, and orders calls the shared `auth` (one VirtualService).
+CHANGED = ("services/orders/migrations/0002_add.sql", "services/orders/api.py")
+SERVICES = [
+    {
+        "name": "web",
+        "team": "web",
+        "image": "acme/web:stable",
+        "paths": ["web/*"],
+        "calls": ["api"],
+    },
+    {
+        "name": "api",
+        "team": "web",
+        "image": "acme/api:stable",
+        "paths": ["api/*"],
+        "calls": ["auth"],
+    },
+    {
+        "name": "orders",
+        "team": "checkout",
+        "image": "acme/orders:stable",
+        "paths": ["services/orders/*"],
+        "database": "orders",
+        "calls": ["auth"],
+    },
+    {"name": "auth", "team": "identity", "image": "acme/auth:stable", "paths": ["auth/*"]},
+]
+EXPECTED = {  # kind -> objects per environment
     "Namespace": 1, "ResourceQuota": 1, "LimitRange": 1, "NetworkPolicy": 1,
-    "Job": 2, "Deployment": 3, "Service": 3, "VirtualService": 1, "DestinationRule": 3,
+    "Job": 2, "Deployment": 1, "Service": 1, "VirtualService": 1, "DestinationRule": 1,
     "Sidecar": 1, "ConfigMap": 2, "PersistentVolumeClaim": 1,
 }  # fmt: skip
 WATCHED = [
@@ -162,7 +191,7 @@ def main() -> int:
     try:
         install_crds(plane)
         bp = work / "bp.yaml"
-        bp.write_text(yaml.safe_dump(blueprint_doc("burst", REPO)))
+        bp.write_text(yaml.safe_dump(blueprint_doc("burst", REPO, services=SERVICES)))
         repos = work / "repos.yaml"
         repos.write_text(
             yaml.safe_dump({"repositories": {REPO: {"blueprint": "burst", "team": "web"}}})

@@ -80,6 +80,7 @@ class Application(StepWrites):
         self.api, self.view, self.bp, self.cfg, self.now = api, view, bp, cfg, now
         self.reporter = reporter
         self.skipped = 0  # actions with nothing to write (no PreviewEnvironment left)
+        self.groups = 0
         self.prs = {pr.key: pr for pr in view.desired.prs}
         self.envs = {env.key: env for env in view.observed.environments}
 
@@ -95,6 +96,7 @@ class Application(StepWrites):
                 pool.append(action)
         errors: list[KubeError] = []
         items = list(groups.items())
+        self.groups = len(items) + len(pool)
         if len(items) > 1 and workers > 1:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as ex:
                 results = list(ex.map(lambda item: self._group(*item), items))
@@ -121,11 +123,12 @@ class Application(StepWrites):
             except KubeError as exc:
                 metrics.RECONCILE_ERRORS.labels(type(exc).__name__).inc()
                 log.warning(
-                    "event=action_failed action=%s env=%s status=%s reason=%s",
+                    "event=action_failed action=%s env=%s status=%s reason=%s message=%r",
                     type(action).__name__,
                     names.env_name(key),
                     exc.status,
                     exc.reason,
+                    str(exc)[:300],
                 )
                 return exc
         return None

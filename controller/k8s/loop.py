@@ -56,6 +56,7 @@ class Controller:
         self._blueprints: dict[str, Blueprint] = {}
         self._lock = threading.Lock()
         self.cycles = 0
+        self.partial_retry = 1.0
 
     # -- blueprints -----------------------------------------------------------
     def load_blueprints(self) -> dict[str, Blueprint]:
@@ -63,7 +64,7 @@ class Controller:
         for path in self.files:
             bp = read_blueprint(path)
             found[bp.name] = bp
-        items, _ = self.api.list(kube.BLUEPRINT)
+        items, _ = self.api.list(kube.BLUEPRINT, namespace=self.cfg.namespace)
         for obj in items:
             name = obj["metadata"]["name"]
             try:
@@ -113,9 +114,11 @@ class Controller:
         if plan.actions:
             app = Application(self.api, view, bp=bp, cfg=self.cfg, now=now, reporter=self.reporter)
             errors = app.apply(plan)
-            if errors:
+            if errors and len(errors) >= app.groups:
                 retryable = [e for e in errors if isinstance(e, RetryableError)]
-                raise (retryable or errors)[0]
+                raise (retryable or errors)[0]  # nothing went through: back off
+            if errors:
+                return self.partial_retry  # others progressed: retry the failed soon
             if app.skipped < len(plan.actions):
                 return 0.0  # something changed: look again now
         return plan.requeue_after.total_seconds() if plan.requeue_after is not None else None

@@ -109,6 +109,8 @@ class View:
     slots: dict[str, Obj]
     golden: dict[int, str]
     deployments: dict[str, list[Obj]]
+    jobs: dict[str, list[Obj]] = field(default_factory=dict)
+    markers: dict[str, list[Obj]] = field(default_factory=dict)
 
 
 def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
@@ -214,4 +216,6 @@ def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
         slots=slot_objs,
         golden=golden,
         deployments=deps,
+        jobs=jobs,
+        markers=markers,
     )

@@ -52,10 +52,12 @@ class StepWrites:
             cfg=self.cfg,
         )
         self.api.apply(job)
-        selector = f"{names.ENV}={self._ns(key)},{names.STEP}={step.value}"
-        older, _ = self.api.list(kube.JOB, namespace=ns, selector=selector)
-        for old in older:
-            if old["metadata"]["name"] != job["metadata"]["name"]:
+        for old in self.view.jobs.get(ns, []):  # superseded runs (older head or attempt)
+            labels = old["metadata"].get("labels", {})
+            if (
+                labels.get(names.STEP) == step
+                and old["metadata"]["name"] != job["metadata"]["name"]
+            ):
                 self.api.delete(kube.JOB, old["metadata"]["name"], ns)
 
     def _deploy(self, key: EnvKey, sha: str, services: tuple[str, ...], attempt: int) -> None:
@@ -79,11 +81,10 @@ class StepWrites:
         for obj in wanted:
             self.api.apply(obj)
         keep = set(services)
-        for kind in (kube.DEPLOYMENT, kube.SERVICE):
-            existing, _ = self.api.list(kind, namespace=ns, selector=f"{names.ENV}={ns}")
-            for obj in existing:
-                if obj["metadata"]["name"] not in keep:
-                    self.api.delete(kind, obj["metadata"]["name"], ns)
+        for dep in self.view.deployments.get(ns, []):  # services no longer in the plan
+            if dep["metadata"]["name"] not in keep:
+                self.api.delete(kube.DEPLOYMENT, dep["metadata"]["name"], ns)
+                self.api.delete(kube.SERVICE, dep["metadata"]["name"], ns)
         self.api.apply(
             rwork.step_marker(
                 key,
@@ -121,7 +122,11 @@ class StepWrites:
         for obj in objs:
             self.api.apply(obj)
         wanted = {(o["kind"], o["metadata"]["name"]) for o in objs}
-        for kind in (kube.VIRTUAL_SERVICE, kube.DESTINATION_RULE):
+        routed_before = any(
+            m["metadata"].get("labels", {}).get(names.STEP) == Step.ROUTES
+            for m in self.view.markers.get(ns, [])
+        )
+        for kind in (kube.VIRTUAL_SERVICE, kube.DESTINATION_RULE) if routed_before else ():
             existing, _ = self.api.list(kind, namespace=ns, selector=f"{names.ENV}={ns}")
             for obj in existing:
                 if (kind.kind, obj["metadata"]["name"]) not in wanted:

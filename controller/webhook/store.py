@@ -66,8 +66,10 @@ class Store:
     def write(self, event: Event, *, blueprint: str, attempts: int = 5) -> Verdict:
         """Apply `event` if the ordering rules allow; retry on write conflicts."""
         name = names.env_name(event.pr.key)
-        for _ in range(attempts):
-            obj = self.api.get(kube.PE, name, self.namespace)
+        for attempt in range(attempts):
+            # an `opened` event usually creates: try that first, read only on 409
+            guess_new = attempt == 0 and event.action == "opened"
+            obj = None if guess_new else self.api.get(kube.PE, name, self.namespace)
             stored = stored_of(obj) if obj is not None else None
             verdict = decide(stored, event)
             if verdict is not Verdict.APPLY:
