@@ -194,7 +194,10 @@ def run(
             coordinator.commit()
         except psycopg.Error as exc:
             coordinator.rollback()
-            raise MaskingError(f"nothing was changed: {str(exc).strip()}") from None
+            hint = ""
+            if isinstance(exc, psycopg.errors.LockNotAvailable):
+                hint = " (another session holds a lock on these tables; end it and retry)"
+            raise MaskingError(f"nothing was changed: {str(exc).strip()}{hint}") from None
         except BaseException:
             coordinator.rollback()
             raise

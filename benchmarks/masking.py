@@ -93,7 +93,27 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
-def one(dsn: str, columns: dict[str, object], *, jobs: int, force: bool) -> float:
+def server_cpu(datadir: Path) -> float:
+    """CPU seconds used by the server so far: postmaster, reaped and live children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pid = int((datadir / "postmaster.pid").read_text().split()[0])
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        proc, ppid = int(stat.parent.name), int(fields[1])
+        if proc == pid:
+            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        elif ppid == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def one(
+    dsn: str, columns: dict[str, object], *, jobs: int, force: bool, datadir: Path
+) -> tuple[float, float]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS users")
         conn.execute("CREATE TABLE users (LIKE src_users INCLUDING ALL)")
@@ -102,6 +122,7 @@ def one(dsn: str, columns: dict[str, object], *, jobs: int, force: bool) -> floa
         conn.execute("CHECKPOINT")
     data = {"tables": {"users": {"personal": True, "columns": columns}}}
     keys = strategies.Keys.from_secret(b"benchmark-secret-0123456789")
+    cpu_before, py_before = server_cpu(datadir), time.process_time()
     started = time.perf_counter()
     masking.run(
         dsn,
@@ -112,7 +133,10 @@ def one(dsn: str, columns: dict[str, object], *, jobs: int, force: bool) -> floa
         progress=Quiet(),
         force=force,
     )
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    time.sleep(0.2)  # let the postmaster reap the worker backends
+    cpu = server_cpu(datadir) - cpu_before + time.process_time() - py_before
+    return wall, cpu
 
 
 def main() -> None:
@@ -132,10 +156,15 @@ def main() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(LOAD.replace("%%", "%").replace("%(rows)s", str(int(args.rows))))
         load_before = uptime()
-        plain, masked = [], []
+        plain, masked, plain_cpu, masked_cpu = [], [], [], []
+        keep = dict.fromkeys(MASKED, "keep")
         for _ in range(args.rounds):
-            plain.append(one(dsn, dict.fromkeys(MASKED, "keep"), jobs=args.jobs, force=True))
-            masked.append(one(dsn, MASKED, jobs=args.jobs, force=False))
+            wall, cpu = one(dsn, keep, jobs=args.jobs, force=True, datadir=server.datadir)
+            plain.append(wall)
+            plain_cpu.append(cpu)
+            wall, cpu = one(dsn, MASKED, jobs=args.jobs, force=False, datadir=server.datadir)
+            masked.append(wall)
+            masked_cpu.append(cpu)
         load_after = uptime()
     finally:
         server.stop()
@@ -152,6 +181,10 @@ def main() -> None:
         "unmasked_rows_per_s": round(args.rows / best_plain),
         "median_masked_rows_per_s": round(args.rows / statistics.median(masked)),
         "ratio": round(best_plain / best_masked, 3),
+        "masked_cpu_seconds": masked_cpu,
+        "unmasked_cpu_seconds": plain_cpu,
+        "masked_rows_per_cpu_s": round(args.rows / min(masked_cpu)),
+        "ratio_by_cpu": round(min(plain_cpu) / min(masked_cpu), 3),
         "targets": {"ratio": 0.5, "rows_per_s": 400_000},
         "machine": machine(),
         "uptime_before": load_before,

@@ -116,3 +116,58 @@ def test_anonymize_from_migrations_then_dead_database(
     )
     assert dead.exit_code == 1
     assert "cannot connect to the database" in dead.stderr
+
+
+def test_sigterm_during_the_swap_leaves_the_database_untouched(pg_dsn: str) -> None:
+    """A real signal to the masking Job's process while its swap waits on a lock."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with psycopg.connect(pg_dsn) as conn:
+        for f in sorted((EXAMPLES / "migrations").glob("V*.sql")):
+            conn.execute(f.read_text())  # type: ignore[arg-type]
+    reader = psycopg.connect(pg_dsn)
+    reader.execute("SELECT count(*) FROM users")  # holds ACCESS SHARE until rollback
+    env = {**os.environ, "MAYFLY_MASKING_KEY": "cli-test-secret-0123456789"}
+    code = "from anonymizer.cli import register; import typer; a = typer.Typer(); register(a); a()"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "anonymize",
+            "--dsn",
+            pg_dsn,
+            "--rules",
+            str(EXAMPLES / "masking-rules.yaml"),
+            "--tables",
+            "users",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[2],
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "event=chunk_masked" in line:
+                break
+        time.sleep(1.5)  # the swap now waits for the reader's lock, inside its transaction
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 130, rest
+        assert "nothing was changed" in rest
+    finally:
+        proc.kill()
+        reader.rollback()
+        reader.close()
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM users WHERE email LIKE 'real.person%'"
+        ).fetchone() == (10000,)
+        indexes = conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'users'")
+        assert indexes.fetchone() == (2,)
