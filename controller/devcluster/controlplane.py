@@ -35,6 +35,7 @@ from controller.devcluster.nodes import create_fake_nodes, wait_cluster_ready
 
 WORKDIR_PREFIX = "mayfly-k8s-"
 _OWNERS_FILE = "owners"
+_PORT_RETRIES = 3
 
 
 class Tier(enum.StrEnum):
@@ -44,7 +45,8 @@ class Tier(enum.StrEnum):
     CLUSTER = "cluster"
 
 
-def _tmp_root() -> Path:
+def tmp_root() -> Path:
+    """Where work directories go: tmpfs (/dev/shm) when writable, else the temp dir."""
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
         return shm
@@ -54,7 +56,7 @@ def _tmp_root() -> Path:
 def sweep_stale_workdirs(root: Path | None = None) -> list[Path]:
     """Remove work directories whose owning processes are all gone."""
     removed: list[Path] = []
-    for path in (root or _tmp_root()).glob(f"{WORKDIR_PREFIX}*"):
+    for path in (root or tmp_root()).glob(f"{WORKDIR_PREFIX}*"):
         try:
             if path.stat().st_uid != os.getuid():
                 continue
@@ -149,11 +151,27 @@ def start(
     detached: bool = False,
     timeout: float = 120.0,
 ) -> ControlPlane:
-    """Start `tier` and return when it is ready; on any failure nothing is left running."""
+    """Start `tier` and return when it is ready; on any failure nothing is left running.
+
+    A free port can be taken by someone else before a component binds it; that
+    (and only that) is retried with fresh ports.
+    """
     sweep_stale_workdirs()
     bins = bins or locate()
+    for attempt in range(_PORT_RETRIES):
+        try:
+            return _start_once(tier, bins, workdir=workdir, detached=detached, timeout=timeout)
+        except processes.ProcessFailedError as error:
+            if "address already in use" not in str(error) or attempt == _PORT_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_once(
+    tier: Tier, bins: Path, *, workdir: Path | None, detached: bool, timeout: float
+) -> ControlPlane:
     if workdir is None:
-        workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=_tmp_root()))
+        workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=tmp_root()))
     workdir.mkdir(parents=True, exist_ok=True)
     owners = workdir / _OWNERS_FILE
     owners.write_text(f"{os.getpid()}\n")
