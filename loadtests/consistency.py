@@ -66,7 +66,7 @@ def list_environments(api: Any, namespace: str) -> list[Obj]:
             return items
 
 
-def _key(obj: Obj) -> PrKey | None:
+def key_of(obj: Obj) -> PrKey | None:
     spec = obj.get("spec") or {}
     repo, number = spec.get("repository"), spec.get("number")
     return (repo, number) if isinstance(repo, str) and isinstance(number, int) else None
@@ -81,7 +81,7 @@ def check(folded: Folded, environments: list[Obj]) -> Report:
     report = Report(expected_prs=len(folded.prs), environments=len(environments))
     by_key: dict[PrKey, list[Obj]] = {}
     for obj in environments:
-        key = _key(obj)
+        key = key_of(obj)
         if key is None:
             report.add("unreadable", obj["metadata"]["name"])
             continue
@@ -130,7 +130,7 @@ def _phase(obj: Obj) -> str:
 
 def converged(folded: Folded, environments: list[Obj]) -> tuple[list[str], list[str]]:
     """(closed PRs not yet Gone, open PRs not yet Ready at their newest head)."""
-    by_key = {k: o for o in environments if (k := _key(o)) is not None}
+    by_key = {k: o for o in environments if (k := key_of(o)) is not None}
     not_gone, not_ready = [], []
     for key, want in folded.prs.items():
         obj = by_key.get(key)
