@@ -140,9 +140,9 @@ def _swap(conn: Conn, plans: list[TablePlan], progress: Progress) -> None:
                 run(f"ALTER TABLE {p.table.ident} {enable[state]} TRIGGER {ident}")
         if p.table.force_rls:
             run(f"ALTER TABLE {p.table.ident} FORCE ROW LEVEL SECURITY")
-        # Refresh statistics of the masked columns: pg_statistic holds sample values.
-        masked = ", ".join(sql.Identifier(c).as_string() for c in p.masked)
-        run(f"ANALYZE {p.table.ident}" + (f" ({masked})" if masked else ""))
+        # Refresh all statistics: pg_statistic and extended statistics hold sample values
+        # (a column list would leave extended statistics of the masked columns behind).
+        run(f"ANALYZE {p.table.ident}")
     for fk in fkeys:
         for statement in fk.create:
             run(statement)

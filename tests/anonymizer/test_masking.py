@@ -291,3 +291,17 @@ def test_remasking_one_side_of_a_pseudonymised_key_masks_both(pg_dsn: str) -> No
         # e-mails are idempotent: already-masked addresses are kept as they are
         again = conn.execute("SELECT email FROM acct ORDER BY email").fetchall()
         assert sorted(e for _, e in emails) == [e for (e,) in again]
+
+
+def test_statistics_hold_no_original_values(shop: str) -> None:
+    with psycopg.connect(shop, autocommit=True) as conn:
+        conn.execute("CREATE STATISTICS users_names (mcv) ON first_name, last_name FROM users")
+        conn.execute("ANALYZE users")
+        assert "Real" in str(conn.execute("SELECT most_common_vals FROM pg_stats_ext").fetchall())
+    _run(shop)
+    with psycopg.connect(shop, autocommit=True) as conn:
+        stats = str(conn.execute("SELECT * FROM pg_stats WHERE tablename = 'users'").fetchall())
+        ext = str(conn.execute("SELECT most_common_vals FROM pg_stats_ext").fetchall())
+    assert "corp.example.org" not in stats
+    assert "Secret Lane" not in stats
+    assert "Real" not in ext
