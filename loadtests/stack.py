@@ -30,32 +30,7 @@ from controller.devcluster.session import DEFAULT_CRD_DIRS
 from loadtests.fleet import BLUEPRINT_NAME, Fleet, blueprint_doc
 
 NAMESPACE = "mayfly-loadtest"
-APPROVAL = "api-approved.kubernetes.io"
 MAYFLY = str(Path(sys.executable).parent / "mayfly")
-
-
-def _install_crds(api: Any) -> None:
-    """The CRDs of deploy/crds and deploy/test-crds, as the test fixtures install them.
-
-    The API server refuses CRDs in protected groups (`*.k8s.io`) without an
-    `api-approved.kubernetes.io` annotation; a test-only copy lacking it
-    gets one here, in memory, so the run does not depend on that file's fix.
-    """
-    docs = [
-        doc
-        for directory in DEFAULT_CRD_DIRS
-        if directory.is_dir()
-        for doc in manifests.load_documents(manifests.manifest_files(directory))
-        if doc.get("kind") == "CustomResourceDefinition"
-    ]
-    for doc in docs:
-        group = str((doc.get("spec") or {}).get("group", ""))
-        notes = doc["metadata"].setdefault("annotations", {}) or {}
-        if group.endswith((".k8s.io", ".kubernetes.io")) and APPROVAL not in notes:
-            notes[APPROVAL] = "unapproved, test-only CRD"
-            doc["metadata"]["annotations"] = notes
-    manifests.apply(api, docs)
-    manifests.wait_established(api, [doc["metadata"]["name"] for doc in docs])
 
 
 class StackError(RuntimeError):
@@ -138,7 +113,7 @@ class Stack:
         if self.plane is None:
             self.plane = start(self.options.tier, timeout=self.options.timeout_s)
         with contextlib.closing(self.plane.api_client()) as api:
-            _install_crds(api)
+            manifests.install_crds(api, [d for d in DEFAULT_CRD_DIRS if d.is_dir()])
             for ns in (self.namespace, self.pool_namespace):
                 manifests.apply(
                     api, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}]
