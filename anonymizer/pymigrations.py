@@ -55,10 +55,48 @@ def _st(line: int, kind: str, table: str, cols: list[str], *, added: bool = Fals
 
 
 def _sql(call: ast.Call, line: int) -> tuple[list[Statement], list[SqlWarning]]:
-    text = _const(_arg(call, 0, "sql") or _arg(call, 0, "sqltext"))
+    node = _arg(call, 0, "sql") or _arg(call, 0, "sqltext")
+    text = _const(node)
+    if isinstance(node, ast.List | ast.Tuple):  # Django RunSQL(["...", "..."])
+        parts = [_const(e) for e in node.elts]
+        text = ";\n".join(p for p in parts if p) if all(parts) else None
     if text is None:
         return [], [SqlWarning(line, "SQL that is not a string literal: not analysed")]
     return analyze(text, first_line=line)
+
+
+def _batches(tree: ast.AST) -> dict[str, tuple[str, ast.expr | None]]:
+    """`with op.batch_alter_table("t") as batch_op:` -> {"batch_op": ("t", schema)}."""
+    found: dict[str, tuple[str, ast.expr | None]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.With):
+            continue
+        for item in node.items:
+            ctx = item.context_expr
+            if (
+                isinstance(ctx, ast.Call)
+                and _callee(ctx) == "batch_alter_table"
+                and isinstance(item.optional_vars, ast.Name)
+            ):
+                table = _const(_arg(ctx, 0, "table_name"))
+                if table:
+                    found[item.optional_vars.id] = (table, _kw(ctx, "schema"))
+    return found
+
+
+def _unbatch(call: ast.Call, batches: dict[str, tuple[str, ast.expr | None]]) -> ast.Call:
+    """A batch operation as the equivalent `op.*` call (the table as first argument)."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+        return call
+    if func.value.id not in batches:
+        return call
+    table, schema = batches[func.value.id]
+    keywords = list(call.keywords)
+    if schema is not None:
+        keywords.append(ast.keyword(arg="schema", value=schema))
+    args = [ast.Constant(table), *call.args]
+    return ast.Call(func=func, args=args, keywords=keywords, lineno=call.lineno, col_offset=0)
 
 
 def alembic(source: str) -> tuple[list[Statement], list[SqlWarning]]:
@@ -68,7 +106,9 @@ def alembic(source: str) -> tuple[list[Statement], list[SqlWarning]]:
     )
     statements: list[Statement] = []
     warnings: list[SqlWarning] = []
-    for call in (n for n in ast.walk(upgrade or tree) if isinstance(n, ast.Call)):
+    batches = _batches(upgrade or tree)
+    calls = (_unbatch(n, batches) for n in ast.walk(upgrade or tree) if isinstance(n, ast.Call))
+    for call in calls:
         name, line = _callee(call), call.lineno
         schema = _const(_kw(call, "schema"))
 

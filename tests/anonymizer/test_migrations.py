@@ -112,3 +112,21 @@ def test_bad_git_range_is_a_clear_error(tmp_path: Path) -> None:
     _git(tmp_path, "init", "-q")
     with pytest.raises(migrations.MigrationError, match="git diff"):
         migrations.from_git(tmp_path, base="nope", head="HEAD")
+
+
+def test_alembic_batch_mode_and_django_runsql_list() -> None:
+    alembic = (
+        "from alembic import op\nimport sqlalchemy as sa\n\ndef upgrade():\n"
+        "    with op.batch_alter_table('users', schema='app') as batch_op:\n"
+        "        batch_op.add_column(sa.Column('phone', sa.Text))\n"
+        "        batch_op.drop_column('fax')\n"
+    )
+    report = migrations.analyze_text("alembic/versions/x1_phone.py", alembic)
+    assert report.tables == ["app.users"]
+    assert [a for s in report.statements for a in s.added] == [("app.users", "phone")]
+    django = (
+        "from django.db import migrations\n\nclass Migration(migrations.Migration):\n"
+        "    operations = [migrations.RunSQL(['UPDATE a SET x = 1', 'DELETE FROM b'])]\n"
+    )
+    report = migrations.analyze_text("shop/migrations/0003_sql.py", django)
+    assert report.tables == ["public.a", "public.b"]
