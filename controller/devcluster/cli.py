@@ -18,7 +18,7 @@ from controller.devcluster.binaries import BinariesUnavailableError
 from controller.devcluster.controlplane import Tier
 from controller.devcluster.processes import ProcessFailedError
 
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)  # never break commands across lines
 
 dev_app = typer.Typer(help="Developer tooling: a local Kubernetes control plane.")
 cluster_app = typer.Typer(
@@ -49,6 +49,12 @@ def up(
     """Start the control plane in the background and print the KUBECONFIG to export."""
     existing = session.load()
     if existing is not None and existing.alive():
+        if existing.tier != tier.value:
+            _err.print(
+                f"[red]the {existing.tier} tier is already running[/] at {existing.server}; "
+                f"stop it with `mayfly dev cluster down` to start the {tier.value} tier"
+            )
+            raise typer.Exit(1)
         _err.print(f"[yellow]already running[/] ({existing.tier} tier at {existing.server})")
         typer.echo(f"export KUBECONFIG={existing.kubeconfig}")
         return

@@ -62,6 +62,9 @@ def test_up_kubeconfig_down_round_trip(app: typer.Typer) -> None:
         again = runner.invoke(app, ["dev", "cluster", "up", "--tier", "api"])
         assert "already running" in again.output
         assert session.load() == started
+        other = runner.invoke(app, ["dev", "cluster", "up", "--tier", "cluster"])
+        assert other.exit_code == 1
+        assert "mayfly dev cluster down" in other.output
     finally:
         down = runner.invoke(app, ["dev", "cluster", "down"])
     assert down.exit_code == 0
