@@ -112,8 +112,10 @@ def make_golden(
     except BaseException:
         server.stop(mode="immediate")
         shutil.rmtree(golden, ignore_errors=True)
+        shutil.rmtree(socket_dir(golden), ignore_errors=True)
         raise
     server.stop(mode="fast")
+    shutil.rmtree(socket_dir(golden), ignore_errors=True)
     return golden, result
 
 
