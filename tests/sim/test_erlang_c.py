@@ -53,9 +53,7 @@ def test_erlang_c_formula_matches_mm1_and_known_value() -> None:
 
 @pytest.mark.parametrize(("lam_h", "mean_s", "c"), SETTINGS)
 def test_core_admission_queue_is_mmc_pathwise(lam_h: float, mean_s: float, c: int) -> None:
-    params = mmc_params(
-        lam_per_hour=lam_h, mean_service_s=mean_s, c=c, days=0.04, lifetime_s=600.0
-    )
+    params = mmc_params(lam_per_hour=lam_h, mean_service_s=mean_s, c=c, days=0.04, lifetime_s=600.0)
     result = simulate(params, seed=7)
     envs = sorted(result.environments, key=lambda e: e["requested_at_s"])
     arrivals = [e["requested_at_s"] for e in envs]
