@@ -73,6 +73,11 @@ def up(
     _err.print(
         f"[green]{started.tier} tier ready[/] at {started.server}; logs in {started.workdir}/logs"
     )
+    if started.tier == Tier.CLUSTER.value:
+        _err.print(
+            "try the controller: mayfly controller run --dev-volume-binder "
+            "--blueprint examples/blueprint.yaml"
+        )
     _err.print("stop it with: mayfly dev cluster down")
     typer.echo(f"export KUBECONFIG={started.kubeconfig}")
 
