@@ -98,7 +98,7 @@ def against_schema(rules: Rules, conn: psycopg.Connection[tuple[Any, ...]]) -> l
                 )
                 continue
             try:
-                strategies.expression(col_rule, column, keys)
+                strategies.expression(col_rule, column, keys=keys)
             except strategies.StrategyError as exc:
                 findings.append(Finding(name, column.name, str(exc).split(": ", 1)[-1]))
         for col, _ in rule.columns:

@@ -46,7 +46,7 @@ def fail(message: str, *, code: int = 1) -> typer.Exit:
 
 
 def load_report(
-    files: list[Path] | None, repo: Path | None, base: str | None, head: str
+    files: list[Path] | None, repo: Path | None, *, base: str | None, head: str
 ) -> migrations.Report:
     """Migrations from explicit files/directories or from a git range."""
     try:
@@ -70,7 +70,7 @@ def touched(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the tables the migrations touch (create, alter, write) and only read."""
-    report = load_report(files, repo, base, head)
+    report = load_report(files, repo, base=base, head=head)
     for warning in report.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}")
     if as_json:
@@ -110,7 +110,7 @@ def masking_check(
     """Validate the rules against the PR's migrations (and a schema): fail closed on gaps."""
     loaded = load_rules(rules_file)
     findings: list[check.Finding] = []
-    report = load_report(files, repo, base, head) if files or base else None
+    report = load_report(files, repo, base=base, head=head) if files or base else None
     if report is not None:
         for error in report.errors:
             err.print(f"[red]parse error:[/red] {error}")
@@ -168,7 +168,16 @@ def anonymize(
         raise fail("give --tables, --migrations/--base, --all or --previous-rules", code=2)
     names = []
     if tables or files or base or all_tables:
-        names = _targets(dsn, loaded, tables, files, repo, base, head, all_tables)
+        names = _targets(
+            dsn,
+            loaded,
+            tables=tables,
+            files=files,
+            repo=repo,
+            base=base,
+            head=head,
+            all_tables=all_tables,
+        )
     if previous_rules is not None:
         changed = rules.changed_tables(load_rules(previous_rules), loaded)
         names += [t for t in changed if t not in names]
@@ -203,6 +212,7 @@ def anonymize(
 def _targets(
     dsn: str,
     loaded: rules.Rules,
+    *,
     tables: str | None,
     files: list[Path] | None,
     repo: Path | None,
@@ -216,7 +226,7 @@ def _targets(
         return [sqlscan.qualify(t.strip()) for t in tables.split(",") if t.strip()]
     if all_tables:
         return [name for name, _ in loaded.tables]
-    report = load_report(files, repo, base, head)
+    report = load_report(files, repo, base=base, head=head)
     if report.errors:
         for error in report.errors:
             err.print(f"[red]parse error:[/red] {error}")

@@ -44,7 +44,7 @@ class CloneBackend(Protocol):
     def remove(self, target: Path) -> None: ...
 
 
-def _cp(args: list[str], source: Path, target: Path) -> float:
+def _cp(args: list[str], source: Path, *, target: Path) -> float:
     if target.exists():
         raise CloneError(f"{target} already exists; remove it first (mayfly db drop)")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +65,7 @@ class ReflinkBackend:
     name: str = "reflink"
 
     def clone(self, source: Path, target: Path) -> CloneResult:
-        return CloneResult(target, "reflink", _cp(["--reflink=always"], source, target))
+        return CloneResult(target, "reflink", _cp(["--reflink=always"], source, target=target))
 
     def remove(self, target: Path) -> None:
         shutil.rmtree(target, ignore_errors=True)
@@ -78,7 +78,7 @@ class CopyBackend:
     name: str = "copy"
 
     def clone(self, source: Path, target: Path) -> CloneResult:
-        return CloneResult(target, "copy", _cp(["--reflink=never"], source, target))
+        return CloneResult(target, "copy", _cp(["--reflink=never"], source, target=target))
 
     def remove(self, target: Path) -> None:
         shutil.rmtree(target, ignore_errors=True)

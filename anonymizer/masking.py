@@ -107,7 +107,7 @@ def _stage_all(
     return counts
 
 
-def _swap(conn: Conn, plans: list[TablePlan], progress: Progress) -> None:
+def _swap(conn: Conn, plans: list[TablePlan], *, progress: Progress) -> None:
     run: Callable[[str], object] = conn.execute
     fkeys = schema.foreign_keys(conn, [p.table.oid for p in plans])
     for fk in fkeys:
@@ -180,7 +180,7 @@ def run(
         counts: dict[str, int] = {}
         try:
             coordinator.execute("SET lock_timeout = '30s'")
-            names = linked(coordinator, rules, names)
+            names = linked(coordinator, rules, names=names)
             try:
                 plans, skipped = plan(coordinator, rules, names, keys=keys, jobs=jobs, force=force)
             except PlanError as exc:
@@ -190,7 +190,7 @@ def run(
                 coordinator.execute(f"LOCK TABLE {idents} IN EXCLUSIVE MODE")
                 counts = _stage_all(dsn, plans, jobs=jobs, progress=progress)
                 coordinator.execute(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'")
-                _swap(coordinator, plans, progress)
+                _swap(coordinator, plans, progress=progress)
             coordinator.commit()
         except psycopg.Error as exc:
             coordinator.rollback()

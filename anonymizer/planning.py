@@ -91,7 +91,7 @@ def plan(
             if column.generated:
                 continue
             try:
-                expr = strategies.expression(col_rule, column, keys)
+                expr = strategies.expression(col_rule, column, keys=keys)
             except strategies.StrategyError as exc:
                 problems.append(f"{table.name}: {exc}")
                 continue
@@ -137,7 +137,7 @@ WHERE c.contype = 'f'
 """
 
 
-def linked(conn: Conn, rules: Rules, names: list[str]) -> list[str]:
+def linked(conn: Conn, rules: Rules, *, names: list[str]) -> list[str]:
     """Add tables joined by a foreign key whose columns are pseudonymised on either side.
 
     Re-masking one side of a pseudonymised key would break the key; masking both sides

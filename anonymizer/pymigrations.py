@@ -39,7 +39,7 @@ def _kw(call: ast.Call, name: str) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
 
 
-def _arg(call: ast.Call, index: int, name: str) -> ast.expr | None:
+def _arg(call: ast.Call, index: int, *, name: str) -> ast.expr | None:
     return call.args[index] if len(call.args) > index else _kw(call, name)
 
 
@@ -55,7 +55,7 @@ def _st(line: int, kind: str, table: str, cols: list[str], *, added: bool = Fals
 
 
 def _sql(call: ast.Call, line: int) -> tuple[list[Statement], list[SqlWarning]]:
-    node = _arg(call, 0, "sql") or _arg(call, 0, "sqltext")
+    node = _arg(call, 0, name="sql") or _arg(call, 0, name="sqltext")
     text = _const(node)
     if isinstance(node, ast.List | ast.Tuple):  # Django RunSQL(["...", "..."])
         parts = [_const(e) for e in node.elts]
@@ -78,7 +78,7 @@ def _batches(tree: ast.AST) -> dict[str, tuple[str, ast.expr | None]]:
                 and _callee(ctx) == "batch_alter_table"
                 and isinstance(item.optional_vars, ast.Name)
             ):
-                table = _const(_arg(ctx, 0, "table_name"))
+                table = _const(_arg(ctx, 0, name="table_name"))
                 if table:
                     found[item.optional_vars.id] = (table, _kw(ctx, "schema"))
     return found
@@ -115,7 +115,7 @@ def alembic(source: str) -> tuple[list[Statement], list[SqlWarning]]:
         def table_at(
             index: int, kw: str = "table_name", call: ast.Call = call, schema: str | None = schema
         ) -> str:
-            raw = _const(_arg(call, index, kw)) or "?"
+            raw = _const(_arg(call, index, name=kw)) or "?"
             return qualify(f"{schema}.{raw}" if schema else raw)
 
         if name == "create_table":
@@ -124,13 +124,13 @@ def alembic(source: str) -> tuple[list[Statement], list[SqlWarning]]:
                 _st(line, "create_table", table_at(0), [c for c in names if c], added=True)
             )
         elif name == "add_column":
-            column = _arg(call, 1, "column")
+            column = _arg(call, 1, name="column")
             cname = _const(column.args[0]) if isinstance(column, ast.Call) and column.args else None
             statements.append(
                 _st(line, "alter_table", table_at(0), [cname] if cname else [], added=True)
             )
         elif name in ("drop_column", "alter_column"):
-            old_col = _const(_arg(call, 1, "column_name"))
+            old_col = _const(_arg(call, 1, name="column_name"))
             new = _const(_kw(call, "new_column_name"))
             changed = [c for c in (old_col, new) if c]
             table = table_at(0)
@@ -140,7 +140,7 @@ def alembic(source: str) -> tuple[list[Statement], list[SqlWarning]]:
             )
         elif name in ("drop_table", "create_index", "bulk_insert", "create_unique_constraint"):
             idx = 1 if name in ("create_index", "create_unique_constraint") else 0
-            raw = _arg(call, idx, "table_name")
+            raw = _arg(call, idx, name="table_name")
             if name == "bulk_insert" and isinstance(raw, ast.Call):
                 raw = raw.args[0] if raw.args else None
             table = qualify(_const(raw) or "?")
@@ -173,34 +173,40 @@ def django(source: str, *, path: str) -> tuple[list[Statement], list[SqlWarning]
     for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
         name, line = _callee(call), call.lineno
         if name == "CreateModel":
-            model = (_const(_arg(call, 0, "name")) or "?").lower()
+            model = (_const(_arg(call, 0, name="name")) or "?").lower()
             options = _kw(call, "options")
             if isinstance(options, ast.Dict):
                 for k, v in zip(options.keys, options.values, strict=True):
                     if _const(k) == "db_table" and _const(v):
                         tables[model] = qualify(str(_const(v)))
-            fields = _arg(call, 1, "fields")
+            fields = _arg(call, 1, name="fields")
             cols: list[str] = []
             for item in getattr(fields, "elts", []):
                 if isinstance(item, ast.Tuple) and len(item.elts) == 2:
                     cols.append(_column(item.elts[0], item.elts[1]))
             statements.append(_st(line, "create_table", table(model), cols, added=True))
         elif name in ("AddField", "AlterField", "RemoveField", "RenameField"):
-            field_model = _const(_arg(call, 0, "model_name"))
+            field_model = _const(_arg(call, 0, name="model_name"))
             if name == "RenameField":
-                old, new = _const(_arg(call, 1, "old_name")), _const(_arg(call, 2, "new_name"))
+                old, new = (
+                    _const(_arg(call, 1, name="old_name")),
+                    _const(_arg(call, 2, name="new_name")),
+                )
                 statements.append(
                     _st(line, "alter_table", table(field_model), [c for c in (old, new) if c])
                 )
                 continue
-            col = _column(_arg(call, 1, "name"), _arg(call, 2, "field"))
+            col = _column(_arg(call, 1, name="name"), _arg(call, 2, name="field"))
             kind = "alter_table"
             statements.append(_st(line, kind, table(field_model), [col], added=name == "AddField"))
         elif name in ("DeleteModel", "AddIndex", "AlterUniqueTogether", "AddConstraint"):
             key = "name" if name == "DeleteModel" else "model_name"
-            statements.append(_st(line, name.lower(), table(_const(_arg(call, 0, key))), []))
+            statements.append(_st(line, name.lower(), table(_const(_arg(call, 0, name=key))), []))
         elif name == "RenameModel":
-            old, new = _const(_arg(call, 0, "old_name")), _const(_arg(call, 1, "new_name"))
+            old, new = (
+                _const(_arg(call, 0, name="old_name")),
+                _const(_arg(call, 1, name="new_name")),
+            )
             statements.append(
                 Statement(line, "rename", tuple(sorted({table(old), table(new)})), (), {})
             )

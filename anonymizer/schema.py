@@ -95,7 +95,7 @@ def _q(name: str) -> str:
     return sql.Identifier(name).as_string()
 
 
-def _comment(kind: str, target: str, text: str | None) -> tuple[str, ...]:
+def _comment(kind: str, target: str, *, text: str | None) -> tuple[str, ...]:
     if text is None:
         return ()
     return (f"COMMENT ON {kind} {target} IS {sql.Literal(text).as_string()}",)
@@ -131,11 +131,11 @@ def table(conn: psycopg.Connection[tuple[Any, ...]], name: str) -> Table:
             create: tuple[str, ...] = (
                 f"ALTER TABLE {ident} ADD CONSTRAINT {_q(str(conname))} {condef}",
             )
-            create += _comment("CONSTRAINT", f"{_q(str(conname))} ON {ident}", ccomment)
+            create += _comment("CONSTRAINT", f"{_q(str(conname))} ON {ident}", text=ccomment)
         else:
             drop = f"DROP INDEX {qualified}"
             create = (str(indexdef),)
-        create += _comment("INDEX", str(qualified), icomment)
+        create += _comment("INDEX", str(qualified), text=icomment)
         if clustered:
             create += (f"ALTER TABLE {ident} CLUSTER ON {_q(str(relname))}",)
         if replident:
@@ -165,7 +165,7 @@ def foreign_keys(conn: psycopg.Connection[tuple[Any, ...]], oids: list[int]) -> 
                 f"ALTER TABLE {table_ident} DROP CONSTRAINT {_q(str(name))}",
                 (
                     f"ALTER TABLE {table_ident} ADD CONSTRAINT {_q(str(name))} {definition}",
-                    *_comment("CONSTRAINT", target, comment),
+                    *_comment("CONSTRAINT", target, text=comment),
                 ),
             )
         )

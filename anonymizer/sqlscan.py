@@ -211,7 +211,7 @@ def _rename(s: Node, acc: _Acc) -> None:
         acc.touch(table)
 
 
-def _statement(kind: str, s: Node, acc: _Acc) -> None:
+def _statement(kind: str, s: Node, *, acc: _Acc) -> None:
     if acc.may_have_ctes:
         _collect_ctes(s, acc)
     if kind in _WRITERS:
@@ -309,7 +309,7 @@ def _analyze(text: str, *, first_line: int) -> tuple[list[Statement], list[SqlWa
 def analyze_node(kind: str, body: Node, *, line: int, ctes: bool = True) -> Statement:
     """Analyse one parsed statement node (`ctes=False`: the text has no WITH clause)."""
     acc = _Acc(may_have_ctes=ctes)
-    _statement(kind, body, acc)
+    _statement(kind, body, acc=acc)
     touched = tuple(sorted(acc.touched))
     read = tuple(sorted(acc.read - set(acc.touched) - {""}))
     columns = {t: tuple(c) for t, c in sorted(acc.touched.items()) if c}

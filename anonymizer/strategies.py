@@ -106,7 +106,7 @@ def check(rule: ColumnRule, column: Column) -> None:
         raise StrategyError(f"{where}: partial cannot keep a unique column unique; use pseudonym")
 
 
-def expression(rule: ColumnRule, column: Column, keys: Keys) -> str:
+def expression(rule: ColumnRule, column: Column, *, keys: Keys) -> str:
     """The SQL expression producing the masked value of `column` (cast to its type)."""
     check(rule, column)
     col = sql.Identifier(column.name).as_string()
@@ -120,7 +120,7 @@ def expression(rule: ColumnRule, column: Column, keys: Keys) -> str:
             f"CASE WHEN {col} IS NULL THEN NULL ELSE {_literal(opts['value'])}::{column.type} END"
         )
     if s is Strategy.PSEUDONYM:
-        return _pseudonym(col, column, keys, str(opts["prefix"]))
+        return _pseudonym(col, column, keys=keys, prefix=str(opts["prefix"]))
     if s is Strategy.NOISE:
         factor = f"(1 + {float(opts['ratio'])} * (random() * 2 - 1))"
         return f"({col} * {factor})::{column.type}"
@@ -176,7 +176,7 @@ def _pick_domain(h: str) -> str:
     return f"({array})[1 + ((({h}) >> 40) & 255)::int % {len(_DOMAINS)}]"
 
 
-def _pseudonym(col: str, column: Column, keys: Keys, prefix: str) -> str:
+def _pseudonym(col: str, column: Column, *, keys: Keys, prefix: str) -> str:
     digest = f"encode({_hmac(keys, col)}, 'hex')"
     if column.type in _INT_BITS:
         n = _INT_BITS[column.type]

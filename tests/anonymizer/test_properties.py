@@ -30,7 +30,7 @@ def _masked(server: pgserver.PgServer, strategy: str, inputs: list[str | None]) 
     )
     assert table is not None
     rule = table.rule("v") or rule
-    expr = strategies.expression(rule, UNIQUE, KEYS).replace("%", "%%")
+    expr = strategies.expression(rule, UNIQUE, keys=KEYS).replace("%", "%%")
     with psycopg.connect(server.dsn()) as conn:
         rows = conn.execute(
             f"SELECT {expr} FROM unnest(%s::text[]) WITH ORDINALITY AS x(v, i) ORDER BY i",

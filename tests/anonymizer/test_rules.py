@@ -104,7 +104,7 @@ def test_strategy_must_fit_column(strategy: str, column: Column, message: str) -
     assert table is not None
     rule = table.rule(column.name) or rule
     with pytest.raises(strategies.StrategyError, match=message):
-        strategies.expression(rule, column, strategies.Keys.from_secret(b"k" * 16))
+        strategies.expression(rule, column, keys=strategies.Keys.from_secret(b"k" * 16))
 
 
 def test_tables_whose_rules_changed_are_re_masked() -> None:
