@@ -137,3 +137,29 @@ def test_job_completes(k8s_cluster: ControlPlane, namespace: str) -> None:
 
         _eventually("the Job Complete", complete)
         assert batch.read_namespaced_job_status("migrate", namespace).status.succeeded == 1
+
+
+def test_deployment_becomes_available(k8s_cluster: ControlPlane, namespace: str) -> None:
+    labels = {"app": "orders"}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "orders"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "orders", "image": "orders:stable"}]},
+            },
+        },
+    }
+    with contextlib.closing(k8s_cluster.api_client()) as api:
+        apps = client.AppsV1Api(api)
+        apps.create_namespaced_deployment(namespace, deployment)
+
+        def available() -> bool:
+            status = apps.read_namespaced_deployment_status("orders", namespace).status
+            return (status.available_replicas or 0) == 2
+
+        _eventually("the Deployment available with 2 replicas", available)
