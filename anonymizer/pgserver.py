@@ -98,6 +98,10 @@ def initdb(datadir: Path, *, bindir: Path | None = None, user: str | None = None
     give_to(datadir, user)
     cmd = [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust"]
     cmd += ["--no-sync", "-E", "UTF8", "--locale=C"]
+    if not (bindir / "initdb").exists():
+        raise PostgresError(
+            f"{bindir / 'initdb'} does not exist; run scripts/ensure-postgres or fix PG_BINDIR"
+        )
     done = subprocess.run(_as_user(cmd, user), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PostgresError(f"initdb failed in {datadir}: {done.stderr.strip()[-800:]}")
