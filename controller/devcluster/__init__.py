@@ -8,6 +8,22 @@ scheduler and kwok fake nodes), for the pytest fixtures and for
 the controller itself must never import it.
 """
 
-from controller.devcluster.controlplane import ControlPlane, Tier, start
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from controller.devcluster.tier import Tier
+
+if TYPE_CHECKING:
+    from controller.devcluster.controlplane import ControlPlane, start
 
 __all__ = ["ControlPlane", "Tier", "start"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the kubernetes-heavy parts only when used (`mayfly --help` stays fast)."""
+    if name in ("ControlPlane", "start"):
+        from controller.devcluster import controlplane  # noqa: PLC0415
+
+        return getattr(controlplane, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

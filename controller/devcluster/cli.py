@@ -15,8 +15,8 @@ from rich.console import Console
 
 from controller.devcluster import session
 from controller.devcluster.binaries import BinariesUnavailableError
-from controller.devcluster.controlplane import Tier
 from controller.devcluster.processes import ProcessFailedError
+from controller.devcluster.tier import Tier
 
 _err = Console(stderr=True, soft_wrap=True)  # never break commands across lines
 

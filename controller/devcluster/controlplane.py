@@ -11,7 +11,6 @@ handling in `processes`, certificates in `pki`.
 from __future__ import annotations
 
 import contextlib
-import enum
 import functools
 import os
 import shutil
@@ -32,17 +31,12 @@ from kubernetes import client, config
 from controller.devcluster import components, pki, processes
 from controller.devcluster.binaries import locate
 from controller.devcluster.nodes import create_fake_nodes, wait_cluster_ready
+from controller.devcluster.tier import Tier
 
 WORKDIR_PREFIX = "mayfly-k8s-"
 _OWNERS_FILE = "owners"
 _PORT_RETRIES = 3
-
-
-class Tier(enum.StrEnum):
-    """How much of Kubernetes runs: the API alone, or enough to run workloads."""
-
-    API = "api"
-    CLUSTER = "cluster"
+__all__ = ["ControlPlane", "Tier", "start", "sweep_stale_workdirs", "tmp_root"]
 
 
 def tmp_root() -> Path:

@@ -15,8 +15,9 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from controller.devcluster import controlplane, manifests, processes
+from controller.devcluster import processes
 from controller.devcluster.binaries import REPO_ROOT
+from controller.devcluster.tier import Tier
 
 DEFAULT_CRD_DIRS = (REPO_ROOT / "deploy" / "crds", REPO_ROOT / "deploy" / "test-crds")
 
@@ -61,12 +62,15 @@ def load() -> Session | None:
 
 
 def up(
-    tier: controlplane.Tier,
+    tier: Tier,
     *,
     crd_dirs: tuple[Path, ...] = DEFAULT_CRD_DIRS,
     timeout: float = 180.0,
 ) -> Session:
     """Start `tier` detached, install the CRDs, record and return the session."""
+    # Heavy (kubernetes client): imported only when a cluster is really started.
+    from controller.devcluster import controlplane, manifests  # noqa: PLC0415
+
     current = load()
     if current is not None and current.alive():
         return current
