@@ -305,3 +305,51 @@ def test_statistics_hold_no_original_values(shop: str) -> None:
     assert "corp.example.org" not in stats
     assert "Secret Lane" not in stats
     assert "Real" not in ext
+
+
+def test_identity_generated_rls_sequences_and_children_survive(pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(
+            "CREATE TABLE people (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+            " email text NOT NULL,"
+            " domain text GENERATED ALWAYS AS (split_part(email, '@', 2)) STORED,"
+            " ticket serial);"
+            "CREATE TABLE vip (level int) INHERITS (people);"
+            "INSERT INTO people (email) SELECT 'p' || g || '@corp.example.org'"
+            " FROM generate_series(1, 100) g;"
+            "INSERT INTO vip (id, email, level) VALUES (1000, 'boss@corp.example.org', 1);"
+            "ALTER TABLE people ENABLE ROW LEVEL SECURITY;"
+            "ALTER TABLE people FORCE ROW LEVEL SECURITY;"
+            "CREATE POLICY nobody ON people USING (false);"
+        )
+    data = {
+        "tables": {
+            "people": {
+                "personal": True,
+                "columns": {"id": "keep", "email": "email", "domain": "keep", "ticket": "keep"},
+            }
+        }
+    }
+    result = masking.run(
+        pg_dsn, rules.parse(data), ["public.people"], keys=KEYS, progress=Recorder()
+    )
+    assert result.rows == 100
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("SET row_security = off")
+        rows = conn.execute("SELECT count(*), count(DISTINCT domain) FROM ONLY people").fetchone()
+        assert rows is not None
+        assert rows[0] == 100
+        assert conn.execute(
+            "SELECT count(*) FROM ONLY people WHERE domain NOT LIKE 'example.%'"
+        ).fetchone() == (0,)
+        flags = conn.execute(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = 'people'"
+        ).fetchone()
+        assert flags == (True, True)
+        assert conn.execute("SELECT count(*) FROM pg_policy").fetchone() == (1,)
+        # sequences continue where they were; the child table was not touched
+        new = conn.execute(
+            "INSERT INTO people (email) VALUES ('x@example.com') RETURNING id, ticket"
+        )
+        assert new.fetchone() == (101, 102)  # ticket 101 went to the child row
+        assert conn.execute("SELECT email FROM vip").fetchone() == ("boss@corp.example.org",)
