@@ -51,6 +51,9 @@ Obj = dict[str, Any]
 log = logging.getLogger("mayfly.apply")
 
 
+_META = (AddFinalizer, Admit, ReleaseQuota, RemoveFinalizer)
+
+
 class Reporter(Protocol):
     """Where statuses go besides the PreviewEnvironment (GitHub Deployments)."""
 
@@ -62,6 +65,7 @@ class _EnvState:
     obj: Obj | None
     finalizer: bool
     admitted: bool
+    defer: bool = False  # another metadata change follows: write both at once
 
 
 class Application(StepWrites):
@@ -117,7 +121,9 @@ class Application(StepWrites):
             finalizer=env.finalizer if env else False,
             admitted=env.admitted if env else False,
         )
-        for action in actions:
+        for index, action in enumerate(actions):
+            following = actions[index + 1] if index + 1 < len(actions) else None
+            state.defer = isinstance(action, _META) and isinstance(following, _META)
             try:
                 self.execute(action, state)
             except KubeError as exc:
@@ -199,6 +205,8 @@ class Application(StepWrites):
             state.finalizer = finalizer
         if admitted is not None:
             state.admitted = admitted
+        if state.defer:
+            return
         md = state.obj["metadata"]
         body: Obj = {
             "apiVersion": names.API_VERSION,

@@ -67,7 +67,8 @@ def run(
     lease_duration: Annotated[int, typer.Option(help="lease duration, seconds")] = 15,
     renew_deadline: Annotated[int, typer.Option(help="renew deadline, seconds")] = 10,
     retry_period: Annotated[int, typer.Option(help="election retry period, seconds")] = 2,
-    workers: Annotated[int, typer.Option(help="reconcile workers")] = 2,
+    workers: Annotated[int, typer.Option(help="reconcile workers (Blueprints at once)")] = 2,
+    apply_workers: Annotated[int, typer.Option(help="parallel writes within a cycle")] = 16,
     resync: Annotated[float, typer.Option(help="seconds between full resyncs")] = 30.0,
     job_image: Annotated[str, typer.Option(help="image of migration/masking Jobs")] = (
         ShellConfig().job_image
@@ -97,7 +98,7 @@ def run(
         storage_class=storage_class,
         policy=Policy(max_attempts=max_attempts),
     )
-    api = kube.connect(kubeconfig)
+    api = kube.connect(kubeconfig, pool=max(apply_workers, 8) + 8)
     reporter = None
     if github_api:
         reporter = DeploymentsReporter(GitHub(github_api, token=os.environ.get(github_token_env)))
@@ -107,6 +108,7 @@ def run(
         blueprint_files=tuple(blueprint or ()),
         reporter=reporter,
         workers=workers,
+        apply_workers=apply_workers,
         resync_seconds=resync,
     )
     if metrics_port:

@@ -188,7 +188,7 @@ class Kube:
             watcher.stop()  # type: ignore[no-untyped-call]
 
 
-def connect(kubeconfig: str | None = None, *, pool: int = 16) -> Kube:
+def connect(kubeconfig: str | None = None, *, pool: int = 32) -> Kube:
     """A `Kube` from a kubeconfig file, $KUBECONFIG, or the in-cluster service account."""
     import os  # noqa: PLC0415
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.blueprint_file import read_blueprint
+from controller.core.actions import Plan
 from controller.core.blueprint import Blueprint, load_blueprint
 from controller.core.reconcile import reconcile
 from controller.core.schema import SchemaError
@@ -47,12 +48,14 @@ class Controller:
         reporter: Reporter | None = None,
         clock: Callable[[], datetime] = utcnow,
         workers: int = 2,
+        apply_workers: int = 16,
         resync_seconds: float = 30.0,
     ) -> None:
         self.api, self.cfg, self.reporter, self.clock = api, cfg, reporter, clock
         self.files = blueprint_files
         self.queue = WorkQueue()
         self.workers, self.resync_seconds = workers, resync_seconds
+        self.apply_workers = apply_workers
         self._blueprints: dict[str, Blueprint] = {}
         self._lock = threading.Lock()
         self.cycles = 0
@@ -101,10 +104,31 @@ class Controller:
             return None
         metrics.RECONCILES.inc()
         self.cycles += 1
+        started = time.perf_counter()
         snap = observe.fetch(self.api, bp, self.cfg)
+        fetched = time.perf_counter()
         view = observe.build(bp, snap, prefix=self.cfg.policy.namespace_prefix)
         now = self.clock()
         plan = reconcile(view.desired, view.observed, now=now, policy=self.cfg.policy)
+        decided = time.perf_counter()
+        try:
+            return self._apply(bp, view, plan, now)
+        finally:
+            metrics.CYCLE_SECONDS.labels("fetch").observe(fetched - started)
+            metrics.CYCLE_SECONDS.labels("decide").observe(decided - fetched)
+            metrics.CYCLE_SECONDS.labels("apply").observe(time.perf_counter() - decided)
+            log.info(
+                "event=cycle blueprint=%s environments=%d actions=%d fetch=%.3f decide=%.3f "
+                "apply=%.3f",
+                name,
+                len(view.observed.environments),
+                len(plan.actions),
+                fetched - started,
+                decided - fetched,
+                time.perf_counter() - decided,
+            )
+
+    def _apply(self, bp: Blueprint, view: observe.View, plan: Plan, now: datetime) -> float | None:
         phases: dict[str, int] = {}
         for env in view.observed.environments:
             if env.status is not None:
@@ -113,7 +137,7 @@ class Controller:
             metrics.ENVIRONMENTS.labels(phase).set(count)
         if plan.actions:
             app = Application(self.api, view, bp=bp, cfg=self.cfg, now=now, reporter=self.reporter)
-            errors = app.apply(plan)
+            errors = app.apply(plan, workers=self.apply_workers)
             if errors and len(errors) >= app.groups:
                 retryable = [e for e in errors if isinstance(e, RetryableError)]
                 raise (retryable or errors)[0]  # nothing went through: back off

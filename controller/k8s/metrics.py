@@ -48,6 +48,13 @@ ORPHANS_REMOVED = Counter(
     registry=REGISTRY,
 )
 ENVIRONMENTS = Gauge("mayfly_environments", "Environments by phase.", ["phase"], registry=REGISTRY)
+CYCLE_SECONDS = Histogram(
+    "mayfly_reconcile_cycle_seconds",
+    "Duration of each part of a reconcile cycle (fetch, decide, apply).",
+    ["part"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+    registry=REGISTRY,
+)
 LEADER = Gauge("mayfly_leader", "1 while this replica holds the lease.", registry=REGISTRY)
 
 

@@ -80,10 +80,12 @@ def test_opened_synchronize_closed(scenario: Scenario) -> None:
 
         resp = s.send(url, "synchronize", 1, SHA2, before=SHA1)
         assert resp.json()["result"] == "applied"
-        eventually(
-            "Ready at the new head",
-            lambda: s.phase(1) == "Ready" and (s.pe(1) or {})["status"]["sha"] == SHA2,
-        )
+
+        def ready_at_new_head() -> bool:
+            status = (s.pe(1) or {}).get("status") or {}  # one read: phase and sha together
+            return bool(status.get("phase") == "Ready" and status.get("sha") == SHA2)
+
+        eventually("Ready at the new head", ready_at_new_head)
         for step in (Step.MIGRATIONS, Step.MASKING):
             (job,) = s.jobs(1, step)
             assert job["metadata"]["annotations"][names.SHA] == SHA2
