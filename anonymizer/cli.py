@@ -156,6 +156,9 @@ def anonymize(
         typer.Option(help="The rules before this PR: tables whose rules changed are re-masked."),
     ] = None,
     jobs: Annotated[int, typer.Option(min=1, help="Parallel connections.")] = 2,
+    index_memory: Annotated[
+        str, typer.Option(help="maintenance_work_mem for the index rebuilds.")
+    ] = "512MB",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Mask tables of a database clone: all of them or none (the masking Job's entry point)."""
@@ -184,7 +187,15 @@ def anonymize(
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with progress.for_console(err) as bars:
-            result = masking.run(dsn, loaded, names, keys=keys, jobs=jobs, progress=bars)
+            result = masking.run(
+                dsn,
+                loaded,
+                names,
+                keys=keys,
+                jobs=jobs,
+                progress=bars,
+                maintenance_work_mem=index_memory,
+            )
     except masking.MaskingError as exc:
         raise fail(f"masking failed; {exc}") from None
     except KeyboardInterrupt:

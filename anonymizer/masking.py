@@ -165,7 +165,7 @@ def run(
     jobs: int = 2,
     progress: Progress,
     force: bool = False,
-    maintenance_work_mem: str = "1GB",
+    maintenance_work_mem: str = "512MB",
 ) -> Result:
     """Mask the tables; either all of them are rewritten or none is (MaskingError)."""
     started = time.monotonic()
@@ -189,7 +189,9 @@ def run(
                 idents = ", ".join(p.table.ident for p in plans)
                 coordinator.execute(f"LOCK TABLE {idents} IN EXCLUSIVE MODE")
                 counts = _stage_all(dsn, plans, jobs=jobs, progress=progress)
-                coordinator.execute(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'")
+                coordinator.execute(
+                    "SELECT set_config('maintenance_work_mem', %s, true)", (maintenance_work_mem,)
+                )
                 _swap(coordinator, plans, progress=progress)
             coordinator.commit()
         except psycopg.Error as exc:
