@@ -1,80 +1,59 @@
-"""Load shapes: a steady working hour, a Monday-morning burst, a release cut, a sim replay.
+"""Locust load shapes: a steady working hour, a Monday-morning burst, a release cut, a sim replay.
 
-Each shape scales a profile (fraction of the peak, over the run's progress)
-to the run's `users` and `duration`; `SimReplay` instead follows the
-simulation's own arrival profile (`sim.workload.arrival_rate`, imported, not
-copied) compressed in time by `compress`: a real second stands for
-`compress` simulated seconds, and the user count is chosen so deliveries per
-second match the compressed arrival rate (capped by `users`).
+Each shape scales a profile of `profiles` (fraction of the peak over the
+run's progress) to the run's `users` and `duration`. `SimReplay` follows the
+simulation's arrival profile compressed `compress` times: a real second
+stands for `compress` simulated seconds, and the user count is chosen so
+deliveries per second match the compressed arrival rate (capped by `users`).
+Importing this module imports Locust (and its gevent patching).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from functools import cached_property
 
 from locust import LoadTestShape
 
+from loadtests import profiles
 from loadtests.settings import RunSettings, from_env
-
-# deliveries per pull request opened: opened + ~1.2 pushes + labels + closed (+ redeliveries)
-DELIVERIES_PER_PR = 4.0
 
 
 class ProfileShape(LoadTestShape):
-    """Users = peak users x `fraction(progress)`; stops after `duration`."""
+    """Users = peak users x `profile(progress)`; stops after `duration`."""
 
     abstract = True
+    profile: Callable[[float], float] = staticmethod(profiles.flat)
 
     @cached_property
     def settings(self) -> RunSettings:
         return from_env()
-
-    def fraction(self, progress: float) -> float:
-        raise NotImplementedError
 
     def tick(self) -> tuple[int, float] | None:
         s = self.settings
         t = time.perf_counter() - self.start_time
         if t >= s.duration:
             return None
-        users = max(1, math.ceil(s.users * min(1.0, max(0.0, self.fraction(t / s.duration)))))
-        return users, s.spawn_rate
+        fraction = min(1.0, max(0.0, self.profile(t / s.duration)))
+        return max(1, math.ceil(s.users * fraction)), s.spawn_rate
 
 
 class SteadyHour(ProfileShape):
-    """A working hour: a short ramp, then a flat plateau at the peak."""
-
-    def fraction(self, progress: float) -> float:
-        return min(1.0, 0.2 + progress / 0.1 * 0.8) if progress < 0.1 else 1.0
+    profile = staticmethod(profiles.steady_hour)
 
 
 class MondayMorning(ProfileShape):
-    """Quiet weekend tail, then everyone opens their weekend work at 09:00: a cliff, a slow fade."""
-
-    def fraction(self, progress: float) -> float:
-        if progress < 0.15:
-            return 0.1
-        if progress < 0.5:
-            return 1.0
-        return max(0.35, 1.0 - (progress - 0.5) * 1.3)
+    profile = staticmethod(profiles.monday_morning)
 
 
 class ReleaseCut(ProfileShape):
-    """The hours before a release cut: a rising rush of pushes and merges, then the cut."""
-
-    def fraction(self, progress: float) -> float:
-        if progress < 0.8:
-            return 0.25 + 0.75 * (progress / 0.8) ** 2
-        return 0.1  # the cut: the branch is frozen
+    profile = staticmethod(profiles.release_cut)
 
 
 class Burst(ProfileShape):
-    """Every user at once for the whole run (the burst benchmarks)."""
-
-    def fraction(self, progress: float) -> float:
-        return 1.0
+    profile = staticmethod(profiles.flat)
 
 
 class SimReplay(LoadTestShape):
@@ -86,28 +65,12 @@ class SimReplay(LoadTestShape):
     def settings(self) -> RunSettings:
         return from_env()
 
-    @cached_property
-    def workload(self) -> object:
-        from pathlib import Path  # noqa: PLC0415
-
-        from sim.params import load_params  # noqa: PLC0415  (imports SimPy: only when used)
-
-        path = Path(self.settings.params_file) if self.settings.params_file else None
-        return load_params(path).workload
-
-    def rate_per_s(self, t: float) -> float:
-        """Deliveries per real second at run time `t`."""
-        from sim.workload import arrival_rate  # noqa: PLC0415
-
-        s = self.settings
-        sim_t = s.replay_start_h * 3600.0 + t * s.compress
-        prs_per_hour = arrival_rate(sim_t, self.workload)  # type: ignore[arg-type]
-        return prs_per_hour * s.compress / 3600.0 * DELIVERIES_PER_PR
-
     def tick(self) -> tuple[int, float] | None:
         s = self.settings
         t = time.perf_counter() - self.start_time
         if t >= s.duration:
             return None
-        users = math.ceil(self.rate_per_s(t) / s.user_rps)
-        return max(1, min(s.users, users)), s.spawn_rate
+        rate = profiles.replay_rate_per_s(
+            t, compress=s.compress, start_h=s.replay_start_h, params_file=s.params_file
+        )
+        return max(1, min(s.users, math.ceil(rate / s.user_rps))), s.spawn_rate
