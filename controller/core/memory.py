@@ -103,34 +103,62 @@ class InMemoryCluster:
         self._ops: dict[int, Op] = {}
         self._next_op = 1
         self.log: list[tuple[datetime, Action]] = []
+        # observe() hands out the same objects for what did not change, as an
+        # informer cache does; reconcile's memory of quiet environments relies on it
+        self._views: dict[EnvKey, ObservedEnvironment] = {}
+        self._dirty: set[EnvKey] = set()
+        self._order: list[EnvKey] | None = None
+        self._slot_view: tuple[Slot, ...] | None = None
+        self._state: ObservedState | None = None
 
     # -- what reconcile sees ------------------------------------------------
     def observe(self) -> ObservedState:
-        envs = tuple(
-            ObservedEnvironment(
-                key=e.key,
-                team=e.team,
-                finalizer=e.finalizer,
-                admitted=e.admitted,
-                deletion_requested=e.deletion_requested,
-                namespace_exists=e.namespace_exists,
-                namespace_terminating=e.terminating,
-                slot_id=e.slot_id,
-                steps=tuple(e.steps[s] for s in Step if s in e.steps),
-                db_access_sha=e.db_access_sha,
-                status=e.status,
-                first_seen=e.first_seen,
-            )
-            for e in sorted(self._envs.values(), key=lambda e: e.key)
+        if self._state is not None and self._state.golden_generation == self.golden_generation:
+            return self._state
+        for key in self._dirty:
+            env = self._envs.get(key)
+            if env is None:
+                self._views.pop(key, None)
+            else:
+                self._views[key] = self._view(env)
+        self._dirty.clear()
+        if self._order is None or len(self._order) != len(self._views):
+            self._order = sorted(self._views)
+        if self._slot_view is None:
+            self._slot_view = tuple(self._slots[i] for i in sorted(self._slots))
+        envs = tuple(self._views[k] for k in self._order)
+        self._state = ObservedState(envs, self._slot_view, self.golden_generation)
+        return self._state
+
+    @staticmethod
+    def _view(e: _Env) -> ObservedEnvironment:
+        return ObservedEnvironment(
+            key=e.key,
+            team=e.team,
+            finalizer=e.finalizer,
+            admitted=e.admitted,
+            deletion_requested=e.deletion_requested,
+            namespace_exists=e.namespace_exists,
+            namespace_terminating=e.terminating,
+            slot_id=e.slot_id,
+            steps=tuple(e.steps[s] for s in Step if s in e.steps),
+            db_access_sha=e.db_access_sha,
+            status=e.status,
+            first_seen=e.first_seen,
         )
-        slots = tuple(sorted(self._slots.values()))
-        return ObservedState(envs, slots, self.golden_generation)
+
+    def _changed(self, key: EnvKey | None = None, *, slots: bool = False) -> None:
+        if key is not None:
+            self._dirty.add(key)
+            if key not in self._envs or key not in self._views:
+                self._order = None
+        if slots:
+            self._slot_view = None
+        self._state = None
 
     def env(self, key: EnvKey) -> ObservedEnvironment | None:
-        for env in self.observe().environments:
-            if env.key == key:
-                return env
-        return None
+        self.observe()
+        return self._views.get(key)
 
     def pending(self) -> list[Op]:
         return list(self._ops.values())
@@ -138,6 +166,7 @@ class InMemoryCluster:
     # -- what happens outside the controller ---------------------------------
     def touch(self, key: EnvKey, *, team: str) -> None:
         """A PreviewEnvironment object exists for this pull request."""
+        self._changed(key)
         env = self._envs.setdefault(key, _Env(key=key, team=team, first_seen=self.now))
         if not env.admitted:  # a ticket keeps the team it was granted to
             env.team = team
@@ -148,6 +177,7 @@ class InMemoryCluster:
         if env is None:
             return
         env.deletion_requested = True
+        self._changed(key)
         self._collect(key)
 
     def add_orphan_namespace(self, key: EnvKey, *, namespace: str, team: str) -> None:
@@ -160,14 +190,17 @@ class InMemoryCluster:
             deletion_requested=True,
             first_seen=self.now,
         )
+        self._changed(key)
 
     def refresh_golden(self) -> None:
         """A newer golden snapshot became ready."""
         self.golden_generation += 1
+        self._changed()
 
     def complete(self, op_id: int, *, ok: bool = True, reason: Reason = Reason.NONE) -> None:
         """Finish an operation, successfully or not."""
         op = self._ops.pop(op_id)
+        self._changed(op.key, slots=True)
         if op.kind is OpKind.WARM:
             slot = self._slots.get(op.slot_id or "")
             if slot is not None and slot.state is SlotState.WARMING:
@@ -213,6 +246,10 @@ class InMemoryCluster:
     def apply(self, action: Action) -> list[Op]:
         """Apply one action; return the asynchronous operations it started."""
         self.log.append((self.now, action))
+        touches_slots = isinstance(
+            action, ClaimWarmSlot | CloneVolume | TearDown | ReplenishPool | DrainSlots
+        )
+        self._changed(getattr(action, "key", None), slots=touches_slots)
         match action:
             case AddFinalizer(key):
                 self._env(key).finalizer = True
@@ -261,6 +298,7 @@ class InMemoryCluster:
         env = self._envs.get(key)
         if env is None:
             env = self._envs[key] = _Env(key=key, first_seen=self.now)
+            self._changed(key)
         return env
 
     def _op(self, **kwargs: object) -> Op:

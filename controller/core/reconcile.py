@@ -30,6 +30,7 @@ from controller.core.actions import (
 )
 from controller.core.blueprint import Blueprint
 from controller.core.lifecycle import Facts
+from controller.core.memo import QUIET, Quiet, QuietMemo
 from controller.core.naming import namespace_for
 from controller.core.policy import Policy
 from controller.core.pool import claimable, plan_pool
@@ -71,6 +72,10 @@ class _Progress:
     databases: tuple[str, ...]
     route_plan: RoutePlan | None = None
     message: str = ""
+
+
+def _order(key: EnvKey) -> tuple[str, int]:
+    return (key.repository, key.number)
 
 
 def _unwanted_reason(
@@ -134,13 +139,22 @@ def _progress(
 
 
 def reconcile(
-    desired: DesiredState, observed: ObservedState, *, now: datetime, policy: Policy
+    desired: DesiredState,
+    observed: ObservedState,
+    *,
+    now: datetime,
+    policy: Policy,
+    memo: QuietMemo | None = None,
 ) -> Plan:
-    """Plan the actions that move the observed world toward the desired one."""
+    """Plan the actions that move the observed world toward the desired one.
+
+    `memo` only changes the cost, never the plan (tests compare against a fresh one).
+    """
+    quiet_memo = QUIET if memo is None else memo
     bp = desired.blueprint
     prs = {pr.key: pr for pr in desired.prs}
     envs = {env.key: env for env in observed.environments}
-    keys = sorted(prs.keys() | envs.keys())
+    keys = sorted(prs.keys() | envs.keys(), key=_order)
     free_slots = claimable(observed.slots)
     claimed_now: set[str] = set()
     actions: list[Action] = []
@@ -151,14 +165,28 @@ def reconcile(
     live_by_team: Counter[str] = Counter()
     in_flight = 0
     candidates: list[admission.Candidate] = []
+    env_timers: dict[EnvKey, list[datetime]] = {}
+    active: list[EnvKey] = []
     for key in keys:
         pr = prs.get(key)
         env = envs.get(key) or ObservedEnvironment(key=key, team=pr.team if pr else "")
+        quiet = quiet_memo.lookup(key, pr, env, blueprint=bp, policy=policy, now=now)
+        if quiet is not None:
+            live_by_team[quiet.team] += quiet.admitted
+            in_flight += quiet.in_flight
+            if quiet.until is not None:
+                timers.append(quiet.until)
+            continue
+        active.append(key)
         reason = _unwanted_reason(pr, env, bp, now)
         views[key] = (pr, env, reason)
         team = env.team if env.admitted and env.team else (pr.team if pr else env.team)
+        own_timers = env_timers[key] = []
         if pr is not None and reason is Reason.NONE:
             progress[key] = _progress(pr, env, bp, now, policy)
+        if pr is not None and pr.state is PRState.OPEN:  # expiry (and its reason) changes then
+            expiries = (pr.opened_at + bp.ttl, pr.updated_at + bp.idle_expiry)
+            own_timers.extend(t for t in expiries if t > now)
         if env.admitted:
             live_by_team[team] += 1
             prog = progress.get(key)
@@ -167,8 +195,6 @@ def reconcile(
         elif pr is not None and reason is Reason.NONE and not env.namespace_terminating:
             since = env.first_seen or pr.opened_at
             candidates.append(admission.Candidate(key, pr.team, bp.priority_of(pr.labels), since))
-        if pr is not None and reason is Reason.NONE:
-            timers.append(min(pr.opened_at + bp.ttl, pr.updated_at + bp.idle_expiry))
 
     decision = admission.decide(
         candidates,
@@ -180,8 +206,9 @@ def reconcile(
     )
     admit_now = set(decision.admitted)
 
-    for key in keys:
+    for key in active:
         pr, env, reason = views[key]
+        own_timers = env_timers[key]
         namespace = namespace_for(key, prefix=policy.namespace_prefix)
         wanted = reason is Reason.NONE
         prog = progress.get(key)
@@ -240,7 +267,7 @@ def reconcile(
             )
             env_actions.extend(step_actions)
             if timer is not None:
-                timers.append(timer)
+                own_timers.append(timer)
         status = build_status(
             phase,
             env,
@@ -258,6 +285,30 @@ def reconcile(
         if reportable and status != env.status:
             env_actions.append(ReportStatus(key, status))
         actions.extend(env_actions)
+        timers.extend(own_timers)
+        if env_actions or phase in (Phase.QUEUED, Phase.PENDING):
+            quiet_memo.forget(key)
+        else:
+            prog_now = progress.get(key)
+            quiet_memo.remember(
+                key,
+                Quiet(
+                    pr=pr,
+                    env=env,
+                    blueprint=bp,
+                    policy=policy,
+                    since=now,
+                    until=min(own_timers) if own_timers else None,
+                    team=env.team if env.admitted and env.team else (pr.team if pr else env.team),
+                    admitted=env.admitted,
+                    in_flight=bool(
+                        env.admitted
+                        and prog_now is not None
+                        and prog_now.next_step is not None
+                        and not prog_now.failed_reason
+                    ),
+                ),
+            )
 
     pool = plan_pool(
         observed.slots,

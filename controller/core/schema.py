@@ -178,7 +178,7 @@ def _decode_dataclass(cls: type[T], data: Any, path: str, errors: list[FieldErro
         errors.append(FieldError(path or ".", f"expected a mapping, got {type(data).__name__}"))
         data = {}
     hints = _hints(cls)
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
     known = {camel(f.name) for f in fields}
     for key in data:
         if key not in known:
@@ -224,7 +224,11 @@ def decode(cls: type[T], data: Any, *, what: str | None = None) -> T:
 def encode(value: Any) -> Any:
     """The plain (YAML/JSON) form of a dataclass value, camelCase keys, defaults kept."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {camel(f.name): encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            camel(f.name): encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.init
+        }
     if isinstance(value, tuple):
         return [encode(v) for v in value]
     if isinstance(value, Enum):
@@ -282,6 +286,8 @@ def openapi_schema(cls: type) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
         key = camel(f.name)
         properties[key] = _schema_of(hints[f.name], f.metadata)
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:

@@ -126,10 +126,10 @@ class PullRequest:
         default=(), metadata={"doc": "repository paths the pull request changes"}
     )
     state: PRState = field(default=PRState.OPEN, metadata={"doc": "open, closed or merged"})
+    key: EnvKey = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> EnvKey:
-        return EnvKey(self.repository, self.number)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", EnvKey(self.repository, self.number))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,12 @@ MAYFLY = Path(sys.executable).parent / "mayfly"
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(MAYFLY), *args], capture_output=True, text=True, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "NO_COLOR": "1"}, check=False,
+        [str(MAYFLY), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "NO_COLOR": "1"},
+        check=False,
     )
 
 
@@ -57,15 +61,28 @@ def test_blueprint_check_missing_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mode", "expected_in_pr"),
     [
-        pytest.param("affected", {"orders", "checkout", "gateway", "web", "mobile-bff",
-                                  "admin-api", "admin-ui", "refunds", "recommendations"},
-                     id="affected"),
+        pytest.param(
+            "affected",
+            {
+                "orders",
+                "checkout",
+                "gateway",
+                "web",
+                "mobile-bff",
+                "admin-api",
+                "admin-ui",
+                "refunds",
+                "recommendations",
+            },
+            id="affected",
+        ),
         pytest.param("full", None, id="full"),
     ],
 )
 def test_routes_json(mode: str, expected_in_pr: set[str] | None) -> None:
-    result = run("routes", "--blueprint", str(EXAMPLE), "--changed", "orders", "--mode", mode,
-                 "--json")
+    result = run(
+        "routes", "--blueprint", str(EXAMPLE), "--changed", "orders", "--mode", mode, "--json"
+    )
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     if expected_in_pr is not None:

@@ -22,6 +22,7 @@ from controller.core.actions import (
     ReportStatus,
 )
 from controller.core.blueprint import Blueprint, load_blueprint
+from controller.core.memo import QuietMemo
 from controller.core.memory import InMemoryCluster
 from controller.core.naming import namespace_for
 from controller.core.policy import Policy
@@ -165,7 +166,12 @@ class World:
         return DesiredState(self.bp, tuple(self.prs[k] for k in sorted(self.prs)))
 
     def plan(self) -> Plan:
-        return reconcile(self.desired(), self.cluster.observe(), now=self.now, policy=self.policy)
+        desired, observed = self.desired(), self.cluster.observe()
+        plan = reconcile(desired, observed, now=self.now, policy=self.policy)
+        fresh = reconcile(desired, observed, now=self.now, policy=self.policy, memo=QuietMemo())
+        if plan != fresh:
+            raise InvariantError(f"memo changed the plan: {plan} != {fresh}")
+        return plan
 
     def step(self) -> Plan:
         """One reconcile, every action checked and applied."""
