@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from controller.devcluster import Tier
+from controller.devcluster import Tier, components
 from loadtests import consistency, ledger, machine, timings
 from loadtests.fleet import load_fleet
 from loadtests.runner import LOCUSTFILES, percentile, run_locust, verify
@@ -65,7 +65,15 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1500.0)
     ap.add_argument("--work", type=Path, default=Path("/tmp/mayfly-bench-burst"))
     ap.add_argument("--name", default="loadtest_burst")
+    ap.add_argument(
+        "--service-cidr",
+        default="10.96.0.0/16",
+        help="Service IP range of the test control plane (its default /24 holds only 254 "
+        "Services: ~40 environments of the example blueprint); empty keeps the default",
+    )
     args = ap.parse_args()
+    if args.service_cidr:
+        components.SERVICE_CIDR = args.service_cidr  # a run-time setting, not a code change
     facts = machine.facts()
     started = time.monotonic()
     opts = StackOptions(tier=Tier.CLUSTER, max_concurrent=args.max_concurrent, workers=args.workers)
@@ -127,7 +135,8 @@ def main() -> None:
         "(cluster tier)",
         "command": f".venv/bin/python benchmarks/loadtest_burst.py --count {args.count} "
         f"--window-s {args.window_s:g} --users {args.users} --max-concurrent {args.max_concurrent} "
-        f"--workers {args.workers}",
+        f"--workers {args.workers} --service-cidr {args.service_cidr}",
+        "service_cidr": args.service_cidr or components.SERVICE_CIDR,
         "blueprint": "examples/blueprint.yaml (25 services, affected routing), no warm pool, "
         f"maxConcurrentProvisions {args.max_concurrent}, quotas 1000/team",
         "sent": len(entries),
