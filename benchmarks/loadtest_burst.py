@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,8 @@ def main() -> None:
     if args.service_cidr:
         components.SERVICE_CIDR = args.service_cidr  # a run-time setting, not a code change
     facts = machine.facts()
-    started = time.monotonic()
+    started, wall_start = time.monotonic(), time.time()
+    shutil.rmtree(args.work, ignore_errors=True)
     opts = StackOptions(tier=Tier.CLUSTER, max_concurrent=args.max_concurrent, workers=args.workers)
     with Stack.start(args.work / "stack", load_fleet(), opts) as stack:
         settings = RunSettings(
@@ -156,6 +158,9 @@ def main() -> None:
             phase: stats(values) for phase, values in timings.phase_durations(envs).items()
         },
         "cpu_cores_used": cpu,
+        "controller_cycles": timings.controller_cycles(
+            args.work / "stack/logs/controller.log", since=wall_start
+        ),
         "locust_exit_code": code,
         "stop_rules": violations,
         "consistency": check,
@@ -199,6 +204,10 @@ def render_md(r: dict[str, Any]) -> str:
     lines += [
         "",
         f"CPU cores used from the burst to the end: {json.dumps(r['cpu_cores_used'])}",
+        "",
+        f"Controller reconcile cycles (one per Blueprint key): "
+        f"{json.dumps(r.get('controller_cycles', {}))}",
+        "",
         f"Consistency: ok={r['consistency']['ok']}, problems {r['consistency']['problems']}.",
         "",
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['mem_gib']} GiB, Python {m['python']}, "

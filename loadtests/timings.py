@@ -11,8 +11,10 @@ Only reads; the official client's dynamic API, no controller code.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from kubernetes import dynamic
@@ -85,4 +87,37 @@ def phase_durations(envs: Iterable[Obj]) -> dict[str, list[float]]:
         stamps = phase_times(env)
         for (phase, t), (_, t_next) in itertools.pairwise(stamps):
             out.setdefault(phase, []).append(t_next - t)
+    return out
+
+
+_CYCLE = re.compile(
+    r"event=cycle blueprint=\S+ environments=(\d+) actions=(\d+) "
+    r"fetch=([0-9.]+) decide=([0-9.]+) apply=([0-9.]+)"
+)
+
+
+def _logged_at(line: str) -> float:
+    try:
+        return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    except ValueError:
+        return 0.0
+
+
+def controller_cycles(log: Path, *, since: float = 0.0) -> dict[str, Any]:
+    """The controller's reconcile cycles logged after `since` (local-time log stamps)."""
+    rows = [
+        tuple(float(x) for x in m.groups())
+        for line in log.read_text(errors="replace").splitlines()
+        if (m := _CYCLE.search(line)) and _logged_at(line) >= since
+    ]
+    if not rows:
+        return {"cycles": 0}
+    out: dict[str, Any] = {"cycles": len(rows)}
+    for i, name in enumerate(("environments", "actions", "fetch_s", "decide_s", "apply_s")):
+        values = sorted(r[i] for r in rows)
+        out[name] = {
+            "p50": round(values[len(values) // 2], 3),
+            "max": round(values[-1], 3),
+            "total": round(sum(values), 1),
+        }
     return out
