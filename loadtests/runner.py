@@ -211,6 +211,10 @@ def run(
         tally(entries, summary)
         summary.consistency = verify(stack, entries, settle_s=options.settle_s)
     summary.wall_s = round(time.monotonic() - started, 1)
+    five_xx = sum(n for status, n in summary.statuses.items() if status.startswith("5"))
+    if five_xx and not any(r.get("rule") == "5xx" for r in summary.stop_rules):
+        # with --processes, a worker's stop rule ends only that worker: the ledger decides
+        summary.stop_rules.append({"rule": "5xx", "detail": f"{five_xx} answers with 5xx"})
     failed = (
         bool(summary.stop_rules)
         or bool(summary.dead_components)
