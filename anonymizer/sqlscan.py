@@ -21,7 +21,7 @@ from typing import Any
 from pglast import parser
 
 from anonymizer import plpgsql
-from anonymizer.sqltext import Lines, blank_copy_data
+from anonymizer.sqltext import Lines, RangeVarScan, ScanError, blank_copy_data
 from anonymizer.sqltypes import SqlParseError, SqlWarning, Statement
 
 Node = dict[str, Any]
@@ -49,6 +49,19 @@ _KINDS = {
     "CreateTrigStmt": "create_trigger",
     "RefreshMatViewStmt": "refresh_materialized_view",
 }
+_FAST_KINDS = frozenset(
+    {
+        "InsertStmt",
+        "UpdateStmt",
+        "DeleteStmt",
+        "MergeStmt",
+        "SelectStmt",
+        "CreateTableAsStmt",
+        "ViewStmt",
+        "CreateStmt",
+        "CopyStmt",
+    }
+)
 _COLUMN_CMDS = frozenset(
     {"AT_AlterColumnType", "AT_DropColumn", "AT_ColumnDefault", "AT_SetNotNull", "AT_DropNotNull"}
 )
@@ -63,6 +76,7 @@ class _Acc:
     added: list[tuple[str, str]] = field(default_factory=list)
     ctes: set[str] = field(default_factory=set)
     may_have_ctes: bool = True
+    walk_reads: bool = True
 
     def touch(self, table: str | None, *columns: str) -> None:
         if table is None:
@@ -112,6 +126,8 @@ def _collect_ctes(node: Any, acc: _Acc) -> None:
 
 def _reads(node: Any, acc: _Acc) -> None:
     """Every relation named anywhere below `node` is read (CTE names excluded)."""
+    if not acc.walk_reads:
+        return
     stack = [node]
     while stack:
         cur = stack.pop()
@@ -288,28 +304,53 @@ def _analyze(text: str, *, first_line: int) -> tuple[list[Statement], list[SqlWa
         raise SqlParseError(text.count("\n", 0, index) + first_line, message) from None
     tree = json.loads(raw_json)
     ctes = '"CommonTableExpr"' in raw_json
+    scan = None if ctes else _scan(raw_json)
     data = text.encode()
     lines = Lines(data)
     statements: list[Statement] = []
     warnings: list[SqlWarning] = []
     for raw in tree.get("stmts", ()):
-        line = lines.at(raw.get("stmt_location", 0)) + first_line - 1
+        start = raw.get("stmt_location", 0)
+        end = start + raw["stmt_len"] if raw.get("stmt_len") else len(data)
+        line = lines.at(start) + first_line - 1
         ((kind, body),) = raw["stmt"].items()
         if kind == "DoStmt":
-            start = raw.get("stmt_location", 0)
-            chunk = data[start : start + raw.get("stmt_len", len(data) - start)].decode()
+            chunk = data[start:end].decode()
             inner, warned = plpgsql.analyze_do(chunk, body, first_line=line, analyze_sql=analyze)
             statements.extend(inner)
             warnings.extend(warned)
             continue
-        statements.append(analyze_node(kind, body, line=line, ctes=ctes))
+        reads = scan.between(start, end) if scan and _fast(kind, body) else None
+        statements.append(analyze_node(kind, body, line=line, ctes=ctes, reads=reads))
     return statements, warnings
 
 
-def analyze_node(kind: str, body: Node, *, line: int, ctes: bool = True) -> Statement:
-    """Analyse one parsed statement node (`ctes=False`: the text has no WITH clause)."""
-    acc = _Acc(may_have_ctes=ctes)
+def _scan(raw_json: str) -> RangeVarScan | None:
+    try:
+        return RangeVarScan(raw_json)
+    except ScanError:
+        return None  # an unexpected shape: walk the tree instead
+
+
+def _fast(kind: str, body: Node) -> bool:
+    """Kinds whose reads are exactly every relation in their text (no CTE present)."""
+    if kind == "AlterTableStmt":
+        return body.get("objtype", "OBJECT_TABLE") in _TABLE_OBJECTS
+    return kind in _FAST_KINDS
+
+
+def analyze_node(
+    kind: str, body: Node, *, line: int, ctes: bool = True, reads: set[str] | None = None
+) -> Statement:
+    """Analyse one parsed statement node.
+
+    `ctes=False` says the text has no WITH clause; `reads` are the statement's relations
+    found by `RangeVarScan`, which then replaces the (slower) walk of the tree.
+    """
+    acc = _Acc(may_have_ctes=ctes, walk_reads=reads is None)
     _statement(kind, body, acc=acc)
+    if reads is not None:
+        acc.read = reads
     touched = tuple(sorted(acc.touched))
     read = tuple(sorted(acc.read - set(acc.touched) - {""}))
     columns = {t: tuple(c) for t, c in sorted(acc.touched.items()) if c}

@@ -152,3 +152,34 @@ def test_copy_from_stdin_data_is_skipped() -> None:
     sql = "COPY t (a) FROM stdin;\n1\n2\n\\.\nDELETE FROM u;\n"
     statements, _ = analyze(sql)
     assert [(s.line, s.tables) for s in statements] == [(1, ("public.t",)), (5, ("public.u",))]
+
+
+EQUIVALENCE = [
+    *(p.values[0] for p in CASES),
+    'INSERT INTO "Weird ""Name""" SELECT * FROM "Ünï" JOIN ONLY app."T" USING (id);',
+    "CREATE TABLE x (LIKE y INCLUDING ALL, z int CHECK (z > 0));",
+    "ALTER TABLE p ATTACH PARTITION c FOR VALUES IN (1);",
+    "ALTER INDEX ix RENAME TO ix2;",
+    "UPDATE t SET a = (SELECT max(b) FROM u WHERE u.id = t.id) WHERE EXISTS (SELECT 1 FROM v);",
+    "SELECT * INTO newtab FROM a, LATERAL (SELECT * FROM b) s;",
+    "CREATE MATERIALIZED VIEW mv AS SELECT count(*) FROM big;",
+    "GRANT SELECT ON secret TO someone; LOCK TABLE t IN SHARE MODE; VACUUM big;",
+]
+
+
+@pytest.mark.parametrize("sql", EQUIVALENCE)
+def test_fast_read_scan_matches_the_tree_walk(sql: str) -> None:
+    """The regex scan of the parser's JSON finds exactly what walking the tree finds."""
+    import json
+
+    from pglast import parser
+
+    from anonymizer.sqlscan import analyze_node
+
+    fast, _ = analyze(sql)
+    tree = json.loads(parser.parse_sql_json(sql))
+    slow = []
+    for raw in tree["stmts"]:
+        ((kind, body),) = raw["stmt"].items()
+        slow.append(analyze_node(kind, body, line=0))
+    assert [(s.tables, s.read) for s in fast] == [(s.tables, s.read) for s in slow]
