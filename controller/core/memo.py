@@ -1,23 +1,29 @@
 """Memory of quiet environments: those that needed no action, until their next deadline.
 
 Reconcile is level-triggered over the whole world, so a shell that calls it on
-every state change pays for every environment every time. An environment
+every state change would pay for every environment every time. An environment
 whose inputs (its pull request, its observed state, the blueprint and the
 policy, compared by identity) are unchanged since a call that planned nothing
 for it, and whose earliest deadline (expiry, step timeout, retry) has not
-come, needs nothing now either: this memo lets reconcile skip it. It changes
-no result, only the cost; queued environments are never remembered, because
-their status depends on everybody else's.
+come, needs nothing now either: this memo lets reconcile skip it, and keeps
+the sums quiet environments contribute to admission (live environments per
+team, provisions in flight) so that a shell which says which keys changed
+(as a controller's work queue does) gets a plan in time proportional to the
+change, not to the world. It changes no result, only the cost; queued
+environments are never remembered, because their status depends on everybody
+else's. The tests compare every plan with one computed from a fresh memo.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
 from controller.core.blueprint import Blueprint
 from controller.core.policy import Policy
-from controller.core.types import EnvKey, ObservedEnvironment, PullRequest
+from controller.core.types import DesiredState, EnvKey, ObservedEnvironment, PullRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +42,26 @@ class Quiet:
 
 
 class QuietMemo:
-    """Quiet environments by key; entries hold their inputs, so identity checks are safe."""
+    """Quiet environments by key, with their sums; entries hold their inputs (identity-safe)."""
 
-    def __init__(self, *, limit: int = 200_000) -> None:
+    def __init__(self) -> None:
         self._entries: dict[EnvKey, Quiet] = {}
-        self._limit = limit
+        self._deadlines: list[tuple[datetime, int, EnvKey]] = []
+        self._seq: dict[EnvKey, int] = {}
+        self._counter = 0
+        self.live: Counter[str] = Counter()
+        self.in_flight = 0
+        self.unquiet: set[EnvKey] = set()
+        self.context: tuple[Blueprint, Policy] | None = None
+        self._desired: DesiredState | None = None
+        self._prs: dict[EnvKey, PullRequest] = {}
+
+    def prs_of(self, desired: DesiredState) -> dict[EnvKey, PullRequest]:
+        """The pull requests by key, rebuilt only when the desired state object changes."""
+        if desired is not self._desired:
+            self._desired = desired
+            self._prs = {pr.key: pr for pr in desired.prs}
+        return self._prs
 
     def lookup(
         self,
@@ -65,13 +86,45 @@ class QuietMemo:
             return None
         return entry
 
+    def keys(self) -> list[EnvKey]:
+        return list(self._entries)
+
     def remember(self, key: EnvKey, entry: Quiet) -> None:
-        if len(self._entries) >= self._limit:
-            self._entries.clear()
+        self.forget(key)
         self._entries[key] = entry
+        self.live[entry.team] += entry.admitted
+        self.in_flight += entry.in_flight
+        if entry.until is not None:
+            self._counter += 1
+            self._seq[key] = self._counter
+            heapq.heappush(self._deadlines, (entry.until, self._counter, key))
 
     def forget(self, key: EnvKey) -> None:
-        self._entries.pop(key, None)
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        self.live[entry.team] -= entry.admitted
+        if self.live[entry.team] == 0:
+            del self.live[entry.team]
+        self.in_flight -= entry.in_flight
+        self._seq.pop(key, None)
+
+    def due(self, now: datetime) -> set[EnvKey]:
+        """Keys whose deadline has come (their quiet entry no longer holds)."""
+        due: set[EnvKey] = set()
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _until, seq, key = heapq.heappop(self._deadlines)
+            if self._seq.get(key) == seq:
+                due.add(key)
+        return due
+
+    def next_deadline(self) -> datetime | None:
+        while self._deadlines:
+            _until, seq, key = self._deadlines[0]
+            if self._seq.get(key) == seq:
+                return self._deadlines[0][0]
+            heapq.heappop(self._deadlines)
+        return None
 
 
 QUIET = QuietMemo()

@@ -110,6 +110,7 @@ class InMemoryCluster:
         self._order: list[EnvKey] | None = None
         self._slot_view: tuple[Slot, ...] | None = None
         self._state: ObservedState | None = None
+        self._changes: set[EnvKey] = set()
 
     # -- what reconcile sees ------------------------------------------------
     def observe(self) -> ObservedState:
@@ -129,6 +130,11 @@ class InMemoryCluster:
         envs = tuple(self._views[k] for k in self._order)
         self._state = ObservedState(envs, self._slot_view, self.golden_generation)
         return self._state
+
+    def take_changes(self) -> set[EnvKey]:
+        """Keys whose environment changed since the last call (a watch's events)."""
+        changes, self._changes = self._changes, set()
+        return changes
 
     @staticmethod
     def _view(e: _Env) -> ObservedEnvironment:
@@ -150,6 +156,7 @@ class InMemoryCluster:
     def _changed(self, key: EnvKey | None = None, *, slots: bool = False) -> None:
         if key is not None:
             self._dirty.add(key)
+            self._changes.add(key)
             if key not in self._envs or key not in self._views:
                 self._order = None
         if slots:

@@ -10,6 +10,7 @@ pool. It performs no I/O and reads no clock.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -72,10 +73,6 @@ class _Progress:
     databases: tuple[str, ...]
     route_plan: RoutePlan | None = None
     message: str = ""
-
-
-def _order(key: EnvKey) -> tuple[str, int]:
-    return (key.repository, key.number)
 
 
 def _unwanted_reason(
@@ -145,39 +142,35 @@ def reconcile(
     now: datetime,
     policy: Policy,
     memo: QuietMemo | None = None,
+    changed: Iterable[EnvKey] | None = None,
 ) -> Plan:
     """Plan the actions that move the observed world toward the desired one.
 
-    `memo` only changes the cost, never the plan (tests compare against a fresh one).
+    `memo` and `changed` only change the cost, never the plan. `changed` is a
+    shell's promise that no other environment's pull request or observed state
+    differs from the previous call on the same memo (a controller's work-queue
+    keys); without it every environment is looked at.
     """
     quiet_memo = QUIET if memo is None else memo
     bp = desired.blueprint
-    prs = {pr.key: pr for pr in desired.prs}
+    prs = quiet_memo.prs_of(desired)
     envs = {env.key: env for env in observed.environments}
-    keys = sorted(prs.keys() | envs.keys(), key=_order)
+    active = _active_keys(quiet_memo, prs, envs, bp=bp, policy=policy, now=now, changed=changed)
     free_slots = claimable(observed.slots)
     claimed_now: set[str] = set()
     actions: list[Action] = []
-    timers: list[datetime] = []
+    deadline = quiet_memo.next_deadline()
+    timers: list[datetime] = [deadline] if deadline is not None else []
 
     views: dict[EnvKey, tuple[PullRequest | None, ObservedEnvironment, Reason]] = {}
     progress: dict[EnvKey, _Progress] = {}
-    live_by_team: Counter[str] = Counter()
-    in_flight = 0
+    live_by_team: Counter[str] = Counter(quiet_memo.live)
+    in_flight = quiet_memo.in_flight
     candidates: list[admission.Candidate] = []
     env_timers: dict[EnvKey, list[datetime]] = {}
-    active: list[EnvKey] = []
-    for key in keys:
+    for key in active:
         pr = prs.get(key)
         env = envs.get(key) or ObservedEnvironment(key=key, team=pr.team if pr else "")
-        quiet = quiet_memo.lookup(key, pr, env, blueprint=bp, policy=policy, now=now)
-        if quiet is not None:
-            live_by_team[quiet.team] += quiet.admitted
-            in_flight += quiet.in_flight
-            if quiet.until is not None:
-                timers.append(quiet.until)
-            continue
-        active.append(key)
         reason = _unwanted_reason(pr, env, bp, now)
         views[key] = (pr, env, reason)
         team = env.team if env.admitted and env.team else (pr.team if pr else env.team)
@@ -287,7 +280,7 @@ def reconcile(
         actions.extend(env_actions)
         timers.extend(own_timers)
         if env_actions or phase in (Phase.QUEUED, Phase.PENDING):
-            quiet_memo.forget(key)
+            quiet_memo.unquiet.add(key)
         else:
             prog_now = progress.get(key)
             quiet_memo.remember(
@@ -327,6 +320,36 @@ def reconcile(
     future = [t for t in timers if t > now]
     requeue = min(future) - now if future else None
     return Plan(tuple(actions), requeue)
+
+
+def _active_keys(
+    memo: QuietMemo,
+    prs: dict[EnvKey, PullRequest],
+    envs: dict[EnvKey, ObservedEnvironment],
+    *,
+    bp: Blueprint,
+    policy: Policy,
+    now: datetime,
+    changed: Iterable[EnvKey] | None,
+) -> list[EnvKey]:
+    """The environments to compute now; every other one is quiet and counted by the memo."""
+    if changed is not None and memo.context == (bp, policy):
+        suspects = set(changed) | memo.unquiet | memo.due(now)
+    else:
+        present = prs.keys() | envs.keys()
+        suspects = {k for k in memo.keys() if k not in present}
+        for key in present:
+            env = envs.get(key)
+            if (
+                env is None
+                or memo.lookup(key, prs.get(key), env, blueprint=bp, policy=policy, now=now) is None
+            ):
+                suspects.add(key)
+    memo.context = (bp, policy)
+    memo.unquiet = set()
+    for key in suspects:
+        memo.forget(key)
+    return sorted(k for k in suspects if k in prs or k in envs)
 
 
 def _drive(

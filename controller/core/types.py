@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from controller.core.blueprint import REPOSITORY, Blueprint
 
@@ -89,20 +90,15 @@ class SlotState(StrEnum):
     CLAIMED = "Claimed"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class EnvKey:
-    """Identity of a preview environment: one per pull request of one repository."""
+class EnvKey(NamedTuple):
+    """Identity of a preview environment: one per pull request of one repository.
+
+    A named tuple rather than a dataclass: keys are hashed and compared hundreds
+    of times per reconcile, and tuples do both in C.
+    """
 
     repository: str
     number: int
-    _hash: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # keys are hashed many times per reconcile: compute once
-        object.__setattr__(self, "_hash", hash((self.repository, self.number)))
-
-    def __hash__(self) -> int:
-        return self._hash
 
     def __str__(self) -> str:
         return f"{self.repository}#{self.number}"

@@ -98,6 +98,8 @@ class World:
         self.cluster = InMemoryCluster(now=START)
         self.prs: dict[EnvKey, PullRequest] = {}
         self.pushes = 0
+        self.memo = QuietMemo()
+        self.pr_changes: set[EnvKey] = set()
 
     @property
     def now(self) -> datetime:
@@ -131,12 +133,14 @@ class World:
         if existing is not None and existing.deletion_requested:
             return pr.key
         self.prs[pr.key] = pr
+        self.pr_changes.add(pr.key)
         self.cluster.touch(pr.key, team=team)
         return pr.key
 
     def update(self, key: EnvKey, **changes: object) -> None:
         if key in self.prs:
             self.prs[key] = dataclasses.replace(self.prs[key], **changes)  # type: ignore[arg-type]
+            self.pr_changes.add(key)
 
     def push(self, key: EnvKey, *, change: int | None = None) -> None:
         if key not in self.prs:
@@ -156,6 +160,7 @@ class World:
 
     def delete(self, key: EnvKey) -> None:
         self.prs.pop(key, None)
+        self.pr_changes.add(key)
         self.cluster.request_deletion(key)
 
     def advance(self, seconds: float) -> None:
@@ -166,11 +171,18 @@ class World:
         return DesiredState(self.bp, tuple(self.prs[k] for k in sorted(self.prs)))
 
     def plan(self) -> Plan:
+        """The plan, computed incrementally (changed keys only) and checked against a
+        from-scratch computation and a full scan with the shared memo."""
         desired, observed = self.desired(), self.cluster.observe()
-        plan = reconcile(desired, observed, now=self.now, policy=self.policy)
+        changed = self.cluster.take_changes() | self.pr_changes
+        self.pr_changes = set()
+        plan = reconcile(
+            desired, observed, now=self.now, policy=self.policy, memo=self.memo, changed=changed
+        )
         fresh = reconcile(desired, observed, now=self.now, policy=self.policy, memo=QuietMemo())
-        if plan != fresh:
-            raise InvariantError(f"memo changed the plan: {plan} != {fresh}")
+        scan = reconcile(desired, observed, now=self.now, policy=self.policy)
+        if not plan == fresh == scan:
+            raise InvariantError(f"memo changed the plan: {plan} != {fresh} (scan {scan})")
         return plan
 
     def step(self) -> Plan:
