@@ -172,10 +172,6 @@ class Developer:
         facts = replace(facts, state="closed", merged=merged, updated_at=self._now_for(facts))
         return self._deliver("closed", facts, text)
 
-    def tidy(self) -> Delivery:
-        """Open if there is room, otherwise close: keeps a developer's open PRs bounded."""
-        return self.open() if len(self.open_prs) < MAX_OPEN else self.close()
-
     def redeliver(self) -> Delivery | None:
         """GitHub's "Redeliver": the very same body and headers as an earlier delivery."""
         if not self.sent:

@@ -74,11 +74,10 @@ class WebhookUser(FastHttpUser):
     """Sends an engineer's deliveries; subclasses weight the actions."""
 
     abstract = True
-    # relative weights of: open, push, label, close, redeliver, forge
-    weights: ClassVar[dict[str, int]] = {
-        "open": 10, "push": 12, "label": 4, "close": 8, "redeliver": 0, "forge": 0,
-    }  # fmt: skip
-    extras: ClassVar[bool] = True  # send redeliveries and forged deliveries too
+    # relative weights of the genuine actions; redeliveries and forgeries take the
+    # settings' `redelivery_share` and `forged_share` of all deliveries (if `extras`)
+    weights: ClassVar[dict[str, int]] = {"open": 10, "push": 12, "label": 4, "close": 8}
+    extras: ClassVar[bool] = True
     network_timeout = 30.0
     connection_timeout = 10.0
 
@@ -93,7 +92,7 @@ class WebhookUser(FastHttpUser):
         )
         self.rng = self.dev.rng
 
-    def _genuine(self) -> Delivery:
+    def _next_delivery(self) -> Delivery:
         s = worker().settings
         roll = self.rng.random() if self.extras else 1.0
         if roll < s.forged_share:
@@ -112,7 +111,7 @@ class WebhookUser(FastHttpUser):
         if w.settings.max_deliveries and w.genuine_sent >= w.settings.max_deliveries:
             self.stop_sending()
             return
-        self.send(self._genuine())
+        self.send(self._next_delivery())
 
     def stop_sending(self) -> None:
         time.sleep(1.0)  # gevent-patched: idle until the shape ends the run
