@@ -42,10 +42,16 @@ def attainment_vs_pool(points: pd.DataFrame, *, target: float, sla_seconds: floa
     fig = Figure(figsize=_SIZE)
     ax = fig.add_subplot()
     groups = points.groupby(["concurrency", "nodes"], dropna=False, sort=True)
-    for (conc, nodes), group in groups:
+    markers, widths = "osD^v<>p*h", (2.8, 1.4)
+    for k, ((conc, nodes), group) in enumerate(groups):
         g = group.sort_values("pool_size")
-        (line,) = ax.plot(
-            g["pool_size"], 100 * g["attainment"], marker="o", ms=3, label=_knob_label(conc, nodes)
+        (line,) = ax.plot(  # alternate widths and markers so identical curves stay visible
+            g["pool_size"],
+            100 * g["attainment"],
+            marker=markers[k % len(markers)],
+            ms=4,
+            lw=widths[k % 2],
+            label=_knob_label(conc, nodes),
         )
         ax.fill_between(
             g["pool_size"],
@@ -58,7 +64,7 @@ def attainment_vs_pool(points: pd.DataFrame, *, target: float, sla_seconds: floa
         ax.plot(g["pool_size"], 100 * g["attainment_lower"], ls=":", lw=1, color=line.get_color())
     ax.axhline(100 * target, color="crimson", ls="--", lw=1, label=f"target {100 * target:.0f} %")
     ax.set_xlabel("warm-pool size (slots)")
-    ax.set_ylabel(f"environments ready < {sla_seconds:.0f} s (%)")
+    ax.set_ylabel(f"environments ready ≤ {sla_seconds:.0f} s (%)")
     ax.set_title(
         "SLA attainment vs warm-pool size (mean over seeds; band: 90 % t-interval; "
         "dotted: lower bound used)",
