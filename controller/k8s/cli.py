@@ -205,7 +205,7 @@ def trace_export(
     except KubeError as exc:
         _err.print(f"[red]error:[/] cannot list environments: {exc}; is the cluster up?")
         raise typer.Exit(1) from exc
-    lines = []
+    records = []
     for obj in items:
         st = pe.status_of(obj)
         if st is None:
@@ -221,8 +221,9 @@ def trace_export(
                 "phase": phase.value,
                 "time": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             }
-            lines.append(json.dumps(record, sort_keys=True))
-    text = "\n".join(sorted(lines)) + ("\n" if lines else "")
+            records.append(record)
+    records.sort(key=lambda r: (r["repository"], r["number"], r["seq"]))
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
     if output is None:
         sys.stdout.write(text)
     else:

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from controller.k8s.errors import KubeError, RetryableError
+from controller.k8s.errors import KubeError, NotFoundError, RetryableError
 from controller.webhook import events, signature
 from controller.webhook.mapping import RepoMap
 
@@ -124,7 +124,7 @@ def create_app(settings: Settings) -> Starlette:
             verdict = await run_in_threadpool(
                 settings.store.write, event, blueprint=target.blueprint
             )
-        except RetryableError as exc:
+        except (RetryableError, NotFoundError) as exc:  # 404: our namespace is not there yet
             log.warning("event=write_failed delivery=%s status=%s", delivery, exc.status)
             return _answer(m, 503, "retry", "the API server is unavailable; redeliver later")
         except KubeError as exc:

@@ -36,6 +36,7 @@ def test_sigkill_mid_provisioning_then_restart(scenario: Scenario) -> None:
     with s.webhook() as url:
         first = s.spawn_controller("--no-leader-elect", log="first")
         try:
+            eventually("controller started", lambda: s.api.get(kube.NAMESPACE, s.namespace))
             assert s.send(url, "opened", 1, SHA).status_code == 200
             eventually("provisioning started", lambda: s.api.get(kube.NAMESPACE, s.env_ns(1)))
             phase_at_kill = s.phase(1)

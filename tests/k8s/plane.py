@@ -1,26 +1,21 @@
-"""A session fixture for the controller's cluster-tier tests, independent of CRD-install bugs.
+"""Fixtures of the controller's tests on the real control plane.
 
-It starts the cluster tier through `controller.devcluster` (the same code as
-the `k8s_cluster` fixture) and installs the Mayfly and test-only CRDs. It
-adds the `api-approved.kubernetes.io` annotation that the API server demands
-for CRDs in `*.k8s.io` groups when a test CRD lacks it (the committed
-VolumeSnapshot test CRD does; reported to the control-plane owner). Like the
-owner's fixture, a plane that cannot start fails the tests, never skips them.
+`mayfly_cluster` / `mayfly_api` are the shared session planes of
+tests/fixtures/k8s.py (one per tier per session; a plane that cannot start
+fails the tests, never skips them); `scenario` / `api_scenario` give each test
+its own namespaces, blueprint and repository. `install_crds` is for scripts
+(the burst benchmark) that start their own plane.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from controller.devcluster import ControlPlane, Tier, manifests, start
-from controller.devcluster.binaries import BinariesUnavailableError
-from controller.devcluster.processes import ProcessFailedError
+from controller.devcluster import ControlPlane, manifests
 from controller.devcluster.session import DEFAULT_CRD_DIRS
 from tests.k8s.harness import Scenario
 
@@ -49,32 +44,16 @@ def install_crds(plane: ControlPlane) -> None:
         manifests.wait_established(api, [d["metadata"]["name"] for d in docs])
 
 
-def _plane(tier: Tier) -> Iterator[ControlPlane]:
-    try:
-        plane = start(tier)
-    except (BinariesUnavailableError, ProcessFailedError, OSError) as error:
-        ci = os.environ.get("CI") == "true"
-        pytest.fail(
-            f"the {tier.value} tier could not be started{' (CI=true)' if ci else ''}: {error}",
-            pytrace=False,
-        )
-    try:
-        install_crds(plane)
-        yield plane
-    finally:
-        plane.stop()
-
-
 @pytest.fixture(scope="session", name="mayfly_cluster")
-def mayfly_cluster_fixture() -> Iterator[ControlPlane]:
-    """The cluster tier with every CRD the controller writes."""
-    yield from _plane(Tier.CLUSTER)
+def mayfly_cluster_fixture(k8s_cluster: ControlPlane) -> ControlPlane:
+    """The shared cluster tier (tests/fixtures/k8s.py) with every CRD installed."""
+    return k8s_cluster
 
 
 @pytest.fixture(scope="session", name="mayfly_api")
-def mayfly_api_fixture() -> Iterator[ControlPlane]:
-    """The api tier (etcd + kube-apiserver) with the CRDs: writes, conflicts, validation."""
-    yield from _plane(Tier.API)
+def mayfly_api_fixture(k8s_api: ControlPlane) -> ControlPlane:
+    """The shared api tier: writes, conflicts, validation."""
+    return k8s_api
 
 
 @pytest.fixture(name="api_scenario")
