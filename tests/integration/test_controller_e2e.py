@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from prometheus_client import generate_latest
 from typer.testing import CliRunner
 
 from controller.cli import app
 from controller.core.types import Step
-from controller.k8s import kube, names
+from controller.k8s import kube, metrics, names
 from controller.k8s.deployments import DeploymentsReporter
 from controller.webhook.github import GitHub
 from tests.k8s.harness import Scenario, eventually
@@ -84,6 +85,9 @@ def test_opened_synchronize_closed(scenario: Scenario) -> None:
         assert "envFrom" not in deps["web"]["spec"]["template"]["spec"]["containers"][0]
 
         _check_status_and_trace(s, ns)
+        scrape = generate_latest(metrics.REGISTRY).decode()
+        assert 'mayfly_time_to_ready_seconds_bucket{le="90.0"}' in scrape
+        assert "mayfly_reconcile_cycle_seconds_count" in scrape
 
         resp = s.send(url, "synchronize", 1, SHA2, before=SHA1)
         assert resp.json()["result"] == "applied"

@@ -223,3 +223,15 @@ def test_warm_pool_slot_is_claimed_once_and_replenished(mayfly_cluster: Any, tmp
         assert "Cloning" not in phases  # a warm slot is already bound: no clone, no wait
         assert s.send(url, "closed", 1, SHA).status_code == 200
         eventually("slot released", lambda: s.volumes(1) == [], timeout=120)
+
+
+def test_idle_expiry_tears_down_without_any_event(mayfly_cluster: Any, tmp_path: Any) -> None:
+    s = Scenario(mayfly_cluster, tmp_path, bp_overrides={"idleExpiry": "25s"})
+    with s.controller(), s.webhook() as url:
+        assert s.send(url, "opened", 1, SHA).status_code == 200
+        eventually("Ready", lambda: s.phase(1) == "Ready")
+        eventually("expired and gone", lambda: s.phase(1) == "Gone", timeout=120)
+        status = (s.pe(1) or {})["status"]
+        assert status["reason"] == "IdleExpired"
+        assert "Expired" in [t["phase"] for t in status["phaseTimestamps"]]
+        assert s.api.get(kube.NAMESPACE, s.env_ns(1)) is None

@@ -7,15 +7,19 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from kubernetes import client
 
 from controller.k8s import kube, names
 from controller.webhook.app import Settings, create_app
+from controller.webhook.github import GitHub
 from controller.webhook.mapping import RepoMap, Target
+from controller.webhook.payload import pull_request_payload, signed_request
 from controller.webhook.store import Store
 from tests.k8s.harness import SECRET, Scenario
 from tests.k8s.plane import api_scenario_fixture, mayfly_api_fixture  # noqa: F401
+from tests.webhook.recording import Call, Reply, recording
 from tests.webhook.server import free_port, serving
 
 pytestmark = pytest.mark.api
@@ -85,3 +89,38 @@ def test_unreachable_api_server_is_503_and_nothing_claimed(api_scenario: Scenari
     with serving(create_app(Settings(SECRET, repos, store))) as url:
         resp = api_scenario.send(url, "opened", 1, "c3" * 20)
     assert resp.status_code == 503
+
+
+def test_changed_paths_come_from_the_github_api_when_the_payload_lacks_them(
+    api_scenario: Scenario,
+) -> None:
+    s = api_scenario
+    _ensure_namespace(s)
+
+    def files(call: Call) -> Reply:
+        return 200, [{"filename": "services/orders/migrations/0009.sql"}, {"filename": "a.py"}], {}
+
+    with recording(files) as gh_server:
+        gh = GitHub(gh_server.url, token="t")
+        store = Store(
+            kube.Kube(s.plane.api_client()),
+            namespace=s.namespace,
+            paths=lambda pr: gh.pull_files(pr.repository, pr.number),
+        )
+        repos = RepoMap({s.repo.lower(): Target(s.blueprint, "web")})
+        with serving(create_app(Settings(SECRET, repos, store))) as url:
+            payload = pull_request_payload(
+                action="opened", repository=s.repo, number=3, head_sha="e5" * 20
+            )
+            body, headers = signed_request(SECRET, payload)
+            assert httpx.post(f"{url}/github", content=body, headers=headers).status_code == 200
+            labeled = pull_request_payload(
+                action="labeled", repository=s.repo, number=3, head_sha="e5" * 20,
+                labels=("hotfix",),
+            )  # fmt: skip
+            body, headers = signed_request(SECRET, labeled)
+            assert httpx.post(f"{url}/github", content=body, headers=headers).status_code == 200
+    obj = s.pe(3) or {}
+    assert obj["spec"]["changedPaths"] == ["a.py", "services/orders/migrations/0009.sql"]
+    assert obj["spec"]["labels"] == ["hotfix"]
+    assert [c.path.split("?")[0] for c in gh_server.calls] == [f"/repos/{s.repo}/pulls/3/files"]
