@@ -64,7 +64,7 @@ def cpu_seconds() -> float:
 def measure(jobs: int, *, args: argparse.Namespace) -> dict[str, Any]:
     pools = tuple(range(0, 4 * args.points, 4))
     tasks = build_tasks(build_points(pools), range(1, args.seeds + 1))
-    overrides = {"workload.engineers": args.engineers}
+    overrides = {"workload.engineers": args.engineers, "workload.teams": args.teams}
     scenario = Scenario(days=args.days, overrides=overrides)
     with tempfile.TemporaryDirectory(prefix="capacity-bench-") as tmp:
         before, cpu0, t0 = uptime(), cpu_seconds(), time.perf_counter()
@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--days", type=float, default=5.0)
     parser.add_argument("--engineers", type=int, default=500)
+    parser.add_argument("--teams", type=int, default=40)
     parser.add_argument("--jobs", default="1,2", help="comma-separated process counts")
     parser.add_argument("--name", default="capacity_sweep", help="results file stem")
     args = parser.parse_args()
@@ -118,7 +119,8 @@ def main() -> None:
         "",
         f"Command: `{record['command']}`  ",
         f"Grid: pool sizes {record['grid']['pool_sizes']}, {args.seeds} seeds, "
-        f"{args.days:g} simulated days, {args.engineers} engineers (other parameters default).  ",
+        f"{args.days:g} simulated days, {args.engineers} engineers in {args.teams} teams "
+        "(other parameters default).  ",
         f"Machine: {record['machine']['cpu_model']}, {record['machine']['cpus']} CPUs (shared), "
         f"{record['machine']['memory_gib']} GiB, Python {record['machine']['python']}.",
         "",
