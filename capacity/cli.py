@@ -20,10 +20,11 @@ from capacity.console import print_points, print_recommendation, progress_bar
 from capacity.recommend import Recommendation
 from capacity.recommend import recommend as make_recommendation
 from capacity.report import analyse, write_figures, write_report
-from capacity.runner import run_sweep
+from capacity.runner import load_scenario_params, run_sweep
 from capacity.sensitivity import DEFAULT_PARAMETERS, run_sensitivity
 from capacity.stats import summarise_points
 from capacity.verify import verify_schedule
+from sim.params import ParamsError
 
 capacity_app = typer.Typer(
     help="Capacity planning: sweep pool size, concurrency and nodes in the simulation, "
@@ -113,6 +114,11 @@ def sweep(
     except OSError as error:
         raise _fail(f"cannot read --params {params}: {error.strerror}") from error
     scenario = store.Scenario(days=days, params_text=text, overrides=overrides)
+    try:  # fail fast on a typo in --set or --params, before any process starts
+        for point in points:
+            load_scenario_params(scenario, point.overrides())
+    except ParamsError as error:
+        raise _fail(f"{error}; check --set, --params and the grid options") from error
     try:
         with progress_bar(f"sweeping {len(points)} points x {seeds} seeds") as update:
             outcome = run_sweep(out, tasks, scenario=scenario, jobs=jobs, progress=update)

@@ -171,7 +171,9 @@ def run_sweep(
                     if key not in done_keys:
                         in_flight[key] = fraction
                 for future in done:
-                    key = future.result()  # re-raises a worker's error
+                    if future.exception() is not None:  # stop queued runs, then re-raise
+                        pool.shutdown(wait=True, cancel_futures=True)
+                    key = future.result()
                     done_keys.add(key)
                     in_flight.pop(key, None)
                     finished += 1

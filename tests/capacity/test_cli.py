@@ -122,3 +122,9 @@ def test_errors_say_what_to_do(tmp_path: Path) -> None:
     result = runner.invoke(capacity_app, ["sweep", "--out", str(tmp_path / "x"), "--shard", "3/3"])
     assert result.exit_code == 2
     assert "zero-based" in result.output
+    result = runner.invoke(
+        capacity_app, ["sweep", "--out", str(tmp_path / "y"), "--set", "cluster.nodez=3"]
+    )
+    assert result.exit_code == 2
+    assert "nodez" in result.output
+    assert not (tmp_path / "y").exists()

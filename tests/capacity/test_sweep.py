@@ -103,3 +103,13 @@ def test_merge_refuses_mixed_scenarios(tiny_sweep: Path, tmp_path: Path) -> None
     )
     with pytest.raises(StoreError, match="different scenario"):
         merge([tiny_sweep, other], tmp_path / "out")
+
+
+def test_a_failing_worker_stops_the_sweep_with_its_error(tmp_path: Path) -> None:
+    from sim.params import ParamsError
+
+    bad = Scenario(days=1.0, overrides={"cluster.nodez": 3})
+    tasks = build_tasks(build_points((0, 2, 4)), (1, 2))
+    with pytest.raises(ParamsError, match="nodez"):
+        run_sweep(tmp_path / "bad", tasks, scenario=bad, jobs=2)
+    assert not list((tmp_path / "bad" / "runs").glob("*.json"))
