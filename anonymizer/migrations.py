@@ -21,6 +21,7 @@ from anonymizer import pymigrations
 from anonymizer.sqlscan import SqlParseError, SqlWarning, Statement, analyze
 
 _FLYWAY = re.compile(r"^(V[0-9][0-9._]*|R)__.+\.sql$", re.IGNORECASE)
+_FLYWAY_UNDO = re.compile(r"^U[0-9][0-9._]*__.+\.sql$", re.IGNORECASE)
 _MIGRATION_DIRS = ("migrat", "versions", "db/migrate", "schema")
 
 
@@ -103,7 +104,7 @@ def is_migration(path: str) -> bool:
     """Whether a repository path looks like a forward migration file."""
     p = PurePosixPath(path)
     name = p.name
-    if name.endswith(".down.sql") or name == "__init__.py":
+    if name.endswith(".down.sql") or name == "__init__.py" or _FLYWAY_UNDO.match(name):
         return False
     if _FLYWAY.match(name) or name.endswith(".up.sql"):
         return True

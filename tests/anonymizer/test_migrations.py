@@ -44,6 +44,7 @@ class Migration(migrations.Migration):
         pytest.param("db/R__views.sql", True, id="flyway-repeatable"),
         pytest.param("migrations/0003_x.up.sql", True, id="golang-migrate-up"),
         pytest.param("migrations/0003_x.down.sql", False, id="golang-migrate-down"),
+        pytest.param("db/migration/U12__undo_phone.sql", False, id="flyway-undo"),
         pytest.param("sql/migrations/2024_add.sql", True, id="plain-sql-dir"),
         pytest.param("shop/migrations/0002_auto.py", True, id="django"),
         pytest.param("alembic/versions/ab12_add.py", True, id="alembic"),
