@@ -112,6 +112,8 @@ def masking_check(
     findings: list[check.Finding] = []
     report = load_report(files, repo, base=base, head=head) if files or base else None
     if report is not None:
+        for warning in report.warnings:
+            err.print(f"[yellow]warning:[/yellow] {warning} (tables it touches are not checked)")
         for error in report.errors:
             err.print(f"[red]parse error:[/red] {error}")
         if report.errors:
