@@ -23,6 +23,7 @@ import simpy
 from controller.core import DesiredState, Policy, PRState, PullRequest, reconcile
 from controller.core.actions import Action, Admit, ClaimWarmSlot, CreateNamespace, ReportStatus
 from controller.core.blueprint import Blueprint
+from controller.core.memo import QuietMemo
 from controller.core.memory import ClusterError, InMemoryCluster
 from controller.core.types import EnvKey, ObservedState, Phase, SlotState
 from sim.cluster import SimCluster
@@ -60,6 +61,9 @@ class ControllerShell:
         self._timer_token = 0
         self._tokens = float(params.api_burst)
         self._tokens_at = 0.0
+        self.memo = QuietMemo()  # the controller process's memory; lost on a crash
+        self._changed_prs: set[EnvKey] = set()
+        self._full_scan = True
         self.reconcile_seconds = 0.0  # CPU seconds inside the core, for benchmarks only
         self.observe_seconds = 0.0
 
@@ -78,6 +82,7 @@ class ControllerShell:
         """Controller process started (resumes from observed state) or crashed."""
         self.up = up
         if up:
+            self.memo, self._full_scan = QuietMemo(), True  # a new process starts from a relist
             self.mark_dirty()
 
     def is_up(self) -> bool:
@@ -90,6 +95,7 @@ class ControllerShell:
     # -- the webhook: pull-request events -------------------------------------------------
     def _put(self, pr: PullRequest) -> None:
         self.prs[pr.key] = pr
+        self._changed_prs.add(pr.key)
         self._desired = None
         self.mark_dirty()
 
@@ -188,7 +194,19 @@ class ControllerShell:
             self.observed = self.observe()
             tock = time.process_time()
             desired = self.desired()
-            plan = reconcile(desired, self.observed, now=when, policy=self.policy)
+            # the work queue's keys: what the watches reported since the last round
+            changes = self.cluster.take_changes() | self._changed_prs
+            self._changed_prs = set()
+            changed = None if self._full_scan else changes
+            self._full_scan = False
+            plan = reconcile(
+                desired,
+                self.observed,
+                now=when,
+                policy=self.policy,
+                memo=self.memo,
+                changed=changed,
+            )
             self.observe_seconds += tock - tick
             self.reconcile_seconds += time.process_time() - tock
             self.recorder.reconciled(prs=len(desired.prs), envs=len(self.observed.environments))
@@ -262,6 +280,7 @@ class ControllerShell:
     def _collect(self, key: EnvKey) -> None:
         """A closed PR's environment is gone: the webhook deletes its PreviewEnvironment."""
         del self.prs[key]
+        self._changed_prs.add(key)
         self._desired = None
         self.cluster.request_deletion(key)
         self.recorder.forget(key)

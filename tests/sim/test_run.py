@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
+from controller.core import reconcile
+from controller.core.memo import QuietMemo
+from sim import shell as shell_module
 from sim.cli import register
 from sim.params import load_params
 from sim.run import result_frames, simulate
@@ -116,3 +121,30 @@ def test_environments_of_closed_prs_count_as_orphans_when_nobody_tears_them_down
     assert result.summary["orphans"] > 0
     healthy = simulate(load_params(overrides={**SMALL, "run.days": days}), seed=1)
     assert healthy.summary["orphans"] == 0
+
+
+def test_changed_keys_given_to_the_core_give_the_same_run_as_full_scans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    overrides = {
+        **SMALL,
+        "faults.clone_failure_rate": 0.3,
+        "faults.hang_rate": 0.05,
+        "pool.size": 2,
+        "faults.crash_loop": {"start_h": 10, "end_h": 12, "up_s": 120, "down_s": 60},
+    }
+    params = load_params(overrides=overrides)
+    incremental = simulate(params, seed=5)
+
+    def full_scan(desired: Any, observed: Any, **kwargs: Any) -> Any:
+        return reconcile(
+            desired, observed, now=kwargs["now"], policy=kwargs["policy"], memo=QuietMemo()
+        )
+
+    monkeypatch.setattr(shell_module, "reconcile", full_scan)
+    scratch = simulate(params, seed=5)
+    for result in (incremental, scratch):
+        result.summary.pop("wall_seconds")
+    assert incremental.summary == scratch.summary
+    assert incremental.environments == scratch.environments
+    assert incremental.summary["environments_with_failures"] > 0
