@@ -171,3 +171,25 @@ def test_sigterm_during_the_swap_leaves_the_database_untouched(pg_dsn: str) -> N
         ).fetchone() == (10000,)
         indexes = conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'users'")
         assert indexes.fetchone() == (2,)
+
+
+def test_masking_check_against_a_live_schema(pg_dsn: str, tmp_path: Path) -> None:
+    with psycopg.connect(pg_dsn) as conn:
+        for f in sorted((EXAMPLES / "migrations").glob("V*.sql")):
+            conn.execute(f.read_text())  # type: ignore[arg-type]
+        conn.execute("ALTER TABLE users ADD COLUMN nickname text")  # added outside migrations
+    args = ["masking", "check", "--dsn", pg_dsn, "--rules"]
+    ok = runner.invoke(_app(), [*args, str(EXAMPLES / "masking-rules.yaml")])
+    assert ok.exit_code == 1
+    assert "public.users.nickname: no masking rule" in ok.stderr
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(
+        (EXAMPLES / "masking-rules.yaml")
+        .read_text()
+        .replace("      phone: phone\n", "      phone: noise\n")
+        + "  public.ghost:\n    personal: false\n"
+    )
+    result = runner.invoke(_app(), [*args, str(bad)])
+    assert result.exit_code == 1
+    assert "public.users.phone: noise needs a numeric column" in result.stderr
+    assert "public.ghost: in the rules but not in the database" in result.stderr
