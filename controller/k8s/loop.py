@@ -10,6 +10,7 @@ expiry and the orphan sweep run even when nothing changes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -26,7 +27,7 @@ from controller.core.schema import SchemaError
 from controller.k8s import kube, metrics, names, observe
 from controller.k8s.application import Application, Reporter
 from controller.k8s.config import ShellConfig
-from controller.k8s.errors import KubeError, RetryableError
+from controller.k8s.errors import ConflictError, KubeError, RetryableError
 from controller.k8s.watch import Watcher
 from controller.k8s.workqueue import WorkQueue
 
@@ -178,17 +179,20 @@ class Controller:
 
     # -- running -----------------------------------------------------------------
     def ensure_namespaces(self) -> None:
-        for ns in (self.cfg.namespace, self.cfg.pool_namespace):
-            self.api.apply(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Namespace",
-                    "metadata": {
-                        "name": ns,
-                        "labels": {names.MANAGED: "true", names.MANAGED_BY: "mayfly"},
-                    },
-                }
-            )
+        """Create the PreviewEnvironment and pool namespaces if missing; never relabel them."""
+        for ns, labels in (
+            (self.cfg.namespace, {names.MANAGED_BY: "mayfly"}),
+            (self.cfg.pool_namespace, {names.MANAGED: "true", names.MANAGED_BY: "mayfly"}),
+        ):
+            if self.api.get(kube.NAMESPACE, ns) is not None:
+                continue
+            body = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": ns, "labels": labels},
+            }
+            with contextlib.suppress(ConflictError):  # another replica created it
+                self.api.create(body)
 
     def watchers(self, stop: threading.Event) -> list[Watcher]:
         owned = f"{names.MANAGED_BY}=mayfly"
