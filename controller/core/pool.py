@@ -64,7 +64,7 @@ def plan_pool(
 
     warming_after = warming - sum(1 for s in stale if s.state is SlotState.WARMING)
     create = max(0, min(target - len(fresh), schedule.max_warming - warming_after))
-    taken = {s.id for s in all_slots}
+    taken = {s.id for s in all_slots} if create else set()
     new_ids: list[str] = []
     index = 0
     while len(new_ids) < create:

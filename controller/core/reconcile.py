@@ -176,7 +176,9 @@ def reconcile(
         team = env.team if env.admitted and env.team else (pr.team if pr else env.team)
         own_timers = env_timers[key] = []
         if pr is not None and reason is Reason.NONE:
-            progress[key] = _progress(pr, env, bp, now, policy)
+            started = progress[key] = _progress(pr, env, bp, now, policy)
+            if started.running_deadline is not None:  # a step times out then: facts change
+                own_timers.append(started.running_deadline)
         if pr is not None and pr.state is PRState.OPEN:  # expiry (and its reason) changes then
             expiries = (pr.opened_at + bp.ttl, pr.updated_at + bp.idle_expiry)
             own_timers.extend(t for t in expiries if t > now)

@@ -107,6 +107,7 @@ class _PathIndex:
     services: tuple[tuple[str, re.Pattern[str]], ...]
     databases: tuple[tuple[str, re.Pattern[str]], ...]
     memo: dict[tuple[str, ...], tuple[str, ...]]
+    placements: dict[tuple[object, ...], _Placement | RoutingError]
 
 
 _INDEXES: dict[int, tuple[Blueprint, _PathIndex]] = {}
@@ -127,6 +128,7 @@ def _index(blueprint: Blueprint) -> _PathIndex:
             (d.name, _compile((*d.migrations, d.masking_rules))) for d in blueprint.databases
         ),
         memo={},
+        placements={},
     )
     if len(_INDEXES) >= 32:
         _INDEXES.clear()
@@ -153,6 +155,18 @@ def databases_for_paths(blueprint: Blueprint, paths: tuple[str, ...]) -> tuple[s
     return hit
 
 
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """The namespace-independent part of a route plan."""
+
+    mode: RoutingMode
+    in_pr: tuple[str, ...]
+    baseline: tuple[str, ...]
+    shared: tuple[str, ...]
+    edges: tuple[tuple[str, str, RouteTarget], ...]
+    reasons: tuple[tuple[str, str], ...]
+
+
 def plan_routes(
     blueprint: Blueprint,
     *,
@@ -162,8 +176,45 @@ def plan_routes(
     mode: RoutingMode | None = None,
 ) -> RoutePlan:
     """Place every service and route every call out of the PR namespace."""
-    graph = service_graph(blueprint)
     mode = mode or blueprint.routing_mode
+    cache = _index(blueprint).placements
+    memo_key = (tuple(changed_services), tuple(changed_databases), mode)
+    placement = cache.get(memo_key)
+    if placement is None:
+        try:
+            placement = _place(blueprint, changed_services, changed_databases, mode)
+        except RoutingError as exc:
+            placement = exc
+        if len(cache) >= 4096:
+            cache.clear()
+        cache[memo_key] = placement
+    if isinstance(placement, RoutingError):
+        raise RoutingError(placement.kind, str(placement))
+    targets = {RouteTarget.PR_NAMESPACE: namespace}
+    routes = tuple(
+        Route(src, dst, target, targets.get(target, blueprint.baseline_namespace))
+        for src, dst, target in placement.edges
+    )
+    return RoutePlan(
+        namespace=namespace,
+        mode=placement.mode,
+        in_pr=placement.in_pr,
+        baseline=placement.baseline,
+        shared=placement.shared,
+        routes=routes,
+        reasons=placement.reasons,
+        baseline_namespace=blueprint.baseline_namespace,
+        denied_namespaces=blueprint.production_namespaces,
+    )
+
+
+def _place(
+    blueprint: Blueprint,
+    changed_services: tuple[str, ...],
+    changed_databases: tuple[str, ...],
+    mode: RoutingMode,
+) -> _Placement:
+    graph = service_graph(blueprint)
     for name in changed_services:
         if name not in graph:
             raise RoutingError(
@@ -201,27 +252,22 @@ def plan_routes(
             reasons[name] = "shared stable service: always routed to its stable deployment"
         elif name not in in_pr:
             reasons[name] = "not affected: routed to the stable baseline"
-    routes = []
+    edges = []
     for source in sorted(in_pr):
         for dest in sorted(graph.successors(source)):
             if dest in in_pr:
-                routes.append(Route(source, dest, RouteTarget.PR_NAMESPACE, namespace))
+                edges.append((source, dest, RouteTarget.PR_NAMESPACE))
             elif dest in shared:
-                routes.append(Route(source, dest, RouteTarget.SHARED, blueprint.baseline_namespace))
+                edges.append((source, dest, RouteTarget.SHARED))
             else:
-                routes.append(
-                    Route(source, dest, RouteTarget.BASELINE, blueprint.baseline_namespace)
-                )
-    return RoutePlan(
-        namespace=namespace,
+                edges.append((source, dest, RouteTarget.BASELINE))
+    return _Placement(
         mode=mode,
         in_pr=tuple(sorted(in_pr)),
         baseline=tuple(sorted(set(graph.nodes) - in_pr - shared)),
         shared=tuple(sorted(shared)),
-        routes=tuple(routes),
+        edges=tuple(edges),
         reasons=tuple(sorted(reasons.items())),
-        baseline_namespace=blueprint.baseline_namespace,
-        denied_namespaces=blueprint.production_namespaces,
     )
 
 
