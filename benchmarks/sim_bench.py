@@ -71,6 +71,9 @@ def main() -> None:
     load_after = os.getloadavg()
     s, t = result.summary, result.timings
     wall = t["wall_seconds"]
+    # seconds inside reconcile and observe, as the shell measures them (wall clock)
+    core = t.get("reconcile_seconds", t.get("reconcile_cpu_seconds", 0.0))
+    observe = t.get("observe_seconds", t.get("observe_cpu_seconds", 0.0))
     record = {
         "benchmark": "sim",
         "started_utc": started.isoformat(timespec="seconds"),
@@ -85,19 +88,12 @@ def main() -> None:
         "events_per_second": round(s["sim_events"] / wall, 1),
         "reconcile_calls": s["reconcile_calls"],
         "cpu_seconds": t["cpu_seconds"],
-        "reconcile_cpu_seconds": t["reconcile_cpu_seconds"],
-        "observe_cpu_seconds": t["observe_cpu_seconds"],
-        "core_share_of_cpu": round(
-            (t["reconcile_cpu_seconds"] + t["observe_cpu_seconds"]) / max(t["cpu_seconds"], 1e-9), 3
-        ),
-        "reconcile_cpu_ms_mean": round(
-            1000 * t["reconcile_cpu_seconds"] / max(s["reconcile_calls"], 1), 3
-        ),
-        "reconcile_cpu_us_per_pr": round(
-            1e6
-            * t["reconcile_cpu_seconds"]
-            / max(s["reconcile_calls"] * (s["reconcile_mean_prs"] or 1), 1),
-            1,
+        "reconcile_seconds": core,
+        "observe_seconds": observe,
+        "core_share": round((core + observe) / max(wall, 1e-9), 3),
+        "reconcile_ms_mean": round(1000 * core / max(s["reconcile_calls"], 1), 3),
+        "reconcile_us_per_pr": round(
+            1e6 * core / max(s["reconcile_calls"] * (s["reconcile_mean_prs"] or 1), 1), 1
         ),
         "reconcile_mean_prs": s["reconcile_mean_prs"],
         "reconcile_mean_envs": s["reconcile_mean_envs"],
