@@ -202,6 +202,7 @@ def simulate(
     timings = {
         "wall_seconds": summary["wall_seconds"],
         "cpu_seconds": round(time.process_time() - cpu, 3),
+        # perf_counter seconds spent in the core and the observer (see ControllerShell)
         "reconcile_cpu_seconds": round(shell.reconcile_seconds, 3),
         "observe_cpu_seconds": round(shell.observe_seconds, 3),
     }

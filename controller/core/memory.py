@@ -127,7 +127,7 @@ class InMemoryCluster:
             self._order = sorted(self._views)
         if self._slot_view is None:
             self._slot_view = tuple(self._slots[i] for i in sorted(self._slots))
-        envs = tuple(self._views[k] for k in self._order)
+        envs = tuple(map(self._views.__getitem__, self._order))
         self._state = ObservedState(envs, self._slot_view, self.golden_generation)
         return self._state
 
@@ -147,7 +147,7 @@ class InMemoryCluster:
             namespace_exists=e.namespace_exists,
             namespace_terminating=e.terminating,
             slot_id=e.slot_id,
-            steps=tuple(e.steps[s] for s in Step if s in e.steps),
+            steps=tuple(e.steps.values()),
             db_access_sha=e.db_access_sha,
             status=e.status,
             first_seen=e.first_seen,
