@@ -86,7 +86,7 @@ class QuietMemo:
             return None
         return entry
 
-    def keys(self) -> list[EnvKey]:
+    def remembered(self) -> list[EnvKey]:
         return list(self._entries)
 
     def remember(self, key: EnvKey, entry: Quiet) -> None:

@@ -339,7 +339,7 @@ def _active_keys(
         suspects = set(changed) | memo.unquiet | memo.due(now)
     else:
         present = prs.keys() | envs.keys()
-        suspects = {k for k in memo.keys() if k not in present}
+        suspects = {k for k in memo.remembered() if k not in present}
         for key in present:
             env = envs.get(key)
             if (
