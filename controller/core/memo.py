@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from controller.core.blueprint import Blueprint
 from controller.core.policy import Policy
-from controller.core.types import DesiredState, EnvKey, ObservedEnvironment, PullRequest
+from controller.core.types import DesiredState, EnvKey, ObservedEnvironment, PullRequest, Slot
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,29 @@ class QuietMemo:
         self.context: tuple[Blueprint, Policy] | None = None
         self._desired: DesiredState | None = None
         self._prs: dict[EnvKey, PullRequest] = {}
+        self._slots: tuple[Slot, ...] | None = None
+        self._claimable: list[Slot] = []
+        self._pool_inputs: tuple[object, ...] | None = None
+        self._pool_plan: object = None
+
+    def pool_view(
+        self, slots: tuple[Slot, ...], compute: Callable[[tuple[Slot, ...]], list[Slot]]
+    ) -> list[Slot]:
+        """Claimable slots, recomputed only when the slots tuple object changes (a copy)."""
+        if slots is not self._slots:
+            self._slots, self._claimable = slots, compute(slots)
+        return list(self._claimable)
+
+    def pool_plan(self, inputs: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """The pool plan, recomputed only when its inputs change (the slots by identity)."""
+        same = (
+            self._pool_inputs is not None
+            and len(inputs) == len(self._pool_inputs)
+            and all(a is b or a == b for a, b in zip(inputs, self._pool_inputs, strict=True))
+        )
+        if not same:
+            self._pool_inputs, self._pool_plan = inputs, compute()
+        return self._pool_plan  # type: ignore[return-value]
 
     def prs_of(self, desired: DesiredState) -> dict[EnvKey, PullRequest]:
         """The pull requests by key, rebuilt only when the desired state object changes."""

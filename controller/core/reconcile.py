@@ -156,7 +156,7 @@ def reconcile(
     prs = quiet_memo.prs_of(desired)
     envs = {env.key: env for env in observed.environments}
     active = _active_keys(quiet_memo, prs, envs, bp=bp, policy=policy, now=now, changed=changed)
-    free_slots = claimable(observed.slots)
+    free_slots = quiet_memo.pool_view(observed.slots, claimable)
     claimed_now: set[str] = set()
     actions: list[Action] = []
     deadline = quiet_memo.next_deadline()
@@ -305,13 +305,24 @@ def reconcile(
                 ),
             )
 
-    pool = plan_pool(
+    pool_inputs = (
         observed.slots,
-        claimed_now=frozenset(claimed_now),
-        golden_generation=observed.golden_generation,
-        schedule=bp.pool,
-        hour_utc=now.hour,
-        blueprint=bp.name,
+        frozenset(claimed_now),
+        observed.golden_generation,
+        bp.pool,
+        now.hour,
+        bp.name,
+    )
+    pool = quiet_memo.pool_plan(
+        pool_inputs,
+        lambda: plan_pool(
+            observed.slots,
+            claimed_now=frozenset(claimed_now),
+            golden_generation=observed.golden_generation,
+            schedule=bp.pool,
+            hour_utc=now.hour,
+            blueprint=bp.name,
+        ),
     )
     if pool.drain is not None:
         actions.append(pool.drain)
