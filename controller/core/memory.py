@@ -206,7 +206,9 @@ class InMemoryCluster:
 
     def complete(self, op_id: int, *, ok: bool = True, reason: Reason = Reason.NONE) -> None:
         """Finish an operation, successfully or not."""
-        op = self._ops.pop(op_id)
+        op = self._ops.pop(op_id, None)
+        if op is None:
+            return  # cancelled by a teardown or a drain: its result goes nowhere
         self._changed(op.key, slots=True)
         if op.kind is OpKind.WARM:
             slot = self._slots.get(op.slot_id or "")
