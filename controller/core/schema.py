@@ -20,6 +20,7 @@ import typing
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import lru_cache
 from typing import Any, TypeVar, Union
 
 T = TypeVar("T")
@@ -78,7 +79,9 @@ def format_duration(value: timedelta) -> str:
     return "".join(parts)
 
 
+@lru_cache(maxsize=256)
 def _hints(cls: type) -> dict[str, Any]:
+    """Resolved annotations of a dataclass (resolving them is dear; classes are few)."""
     return typing.get_type_hints(cls)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from controller.devcluster.pki import Pki
 
-SERVICE_CIDR = "10.0.0.0/24"
+SERVICE_CIDR = "10.0.0.0/16"  # 65,534 Services: a /24 filled up after ~40 environments
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
