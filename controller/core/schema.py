@@ -180,7 +180,7 @@ def _decode_dataclass(cls: type[T], data: Any, path: str, errors: list[FieldErro
     if not isinstance(data, Mapping):
         errors.append(FieldError(path or ".", f"expected a mapping, got {type(data).__name__}"))
         data = {}
-    hints = _hints(cls)
+    hints = _hints(cls)  # type: ignore[arg-type]
     fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
     known = {camel(f.name) for f in fields}
     for key in data:
