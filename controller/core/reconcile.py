@@ -276,7 +276,7 @@ def reconcile(
             message=message,
             attempts=prog.record.attempt if prog and prog.record else 0,
         )
-        reportable = pr is not None or env.finalizer or env.has_resources
+        reportable = pr is not None or env.finalizer  # an orphan has no object to report on
         if reportable and status != env.status:
             env_actions.append(ReportStatus(key, status))
         actions.extend(env_actions)
