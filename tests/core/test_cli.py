@@ -100,3 +100,15 @@ def test_routes_table_and_error() -> None:
     bad = run("routes", "--blueprint", str(EXAMPLE), "--changed", "payments")
     assert bad.returncode == 2
     assert "shared service 'payments'" in bad.stderr
+
+
+def test_every_listed_command_resolves() -> None:
+    """Each entry of the lazy command table imports and registers its command."""
+    import typer
+
+    from controller.cli import COMMANDS, app
+
+    group = typer.main.get_command(app)
+    ctx = group.make_context("mayfly", ["--help"], resilient_parsing=True)
+    missing = [name for name in COMMANDS if group.get_command(ctx, name) is None]  # type: ignore[attr-defined]
+    assert missing == []
