@@ -54,8 +54,17 @@ def test_api_server_restart(scenario: Scenario) -> None:
         )
         assert answers == [503]
         eventually("API server ready again", lambda: _ready(s), timeout=120)
-        resp = s.send(url, "opened", 2, SHA, delivery="during-outage")  # GitHub's redelivery
-        assert resp.status_code == 200, resp.text
+        # GitHub redelivers until it gets a 2xx; the webhook may still answer 503 (retry)
+        # for a moment while its connections to the restarted API server are re-made
+        redeliveries: list[int] = []
+
+        def redelivered() -> bool:
+            status = s.send(url, "opened", 2, SHA, delivery="during-outage").status_code
+            redeliveries.append(status)
+            return status == 200
+
+        eventually("redelivery accepted", redelivered, timeout=60)
+        assert set(redeliveries) <= {200, 503}, redeliveries
         eventually("Ready after the restart", lambda: s.phase(2) == "Ready", timeout=120)
         assert s.phase(1) == "Ready"
         assert ctl.cycles > 0
