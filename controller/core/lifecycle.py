@@ -11,14 +11,13 @@ validator uses it on recorded phase histories.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from controller.core.types import Phase, Reason, Step, StepStatus
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
+class Facts(NamedTuple):
     """What reconcile knows about one environment, reduced to what decides its phase."""
 
     wanted: bool

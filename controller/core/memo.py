@@ -19,9 +19,8 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from controller.core.blueprint import Blueprint
 from controller.core.policy import Policy
@@ -30,8 +29,7 @@ from controller.core.types import DesiredState, EnvKey, ObservedEnvironment, Pul
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Quiet:
+class Quiet(NamedTuple):
     """What a quiet environment contributes to the global counts, and until when."""
 
     pr: PullRequest | None

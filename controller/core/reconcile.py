@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from controller.core import admission, lifecycle
 from controller.core.actions import (
@@ -60,8 +60,7 @@ from controller.core.types import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Progress:
+class _Progress(NamedTuple):
     """Where provisioning of the head SHA stands."""
 
     next_step: Step | None

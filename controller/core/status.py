@@ -59,13 +59,26 @@ def build_status(
     if queue_position is not None:
         text = f"{text} (position {queue_position})"
     live = env.admitted or env.namespace_exists
-    return EnvStatus(
-        phase=phase,
-        reason=reason if phase is not Phase.READY else Reason.NONE,
-        message=text if phase is not Phase.READY else "",
-        namespace=namespace if live else "",
-        url=bp.url_template.replace("{namespace}", namespace) if phase is Phase.READY else "",
-        sha=pr.head_sha if pr is not None else (env.status.sha if env.status else ""),
-        queue_position=queue_position,
-        transitions=transitions,
+    fields = (
+        phase,
+        reason if phase is not Phase.READY else Reason.NONE,
+        text if phase is not Phase.READY else "",
+        namespace if live else "",
+        bp.url_template.replace("{namespace}", namespace) if phase is Phase.READY else "",
+        pr.head_sha if pr is not None else (env.status.sha if env.status else ""),
+        queue_position,
+        transitions,
     )
+    old = env.status
+    if old is not None and fields == (
+        old.phase,
+        old.reason,
+        old.message,
+        old.namespace,
+        old.url,
+        old.sha,
+        old.queue_position,
+        old.transitions,
+    ):
+        return old  # unchanged: no new object, and the caller's comparison is by identity
+    return EnvStatus(*fields)
