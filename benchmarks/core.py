@@ -11,9 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +34,7 @@ from controller.core import (
 from controller.core.memo import QuietMemo
 from controller.core.naming import namespace_for
 from controller.core.reconcile import reconcile as _reconcile_fn
+from loadtests import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 1, 6, 11, 0, tzinfo=UTC)
@@ -130,25 +129,6 @@ def measure(
     }
 
 
-def machine() -> dict[str, object]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "load_avg_1m": os.getloadavg()[0],
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
 def main() -> None:
     one_world, many_world = ready_world(1, 0), ready_world(500, 24)
     result: dict[str, object] = {}
@@ -163,7 +143,7 @@ def main() -> None:
             f"{many['median_us'] / 1000:.2f} ms wall ({many['cpu_median_us'] / 1000:.2f} ms CPU; "
             "target < 20 ms)"
         )
-    result["machine"] = machine()
+    result["machine"] = {**machine.facts(), "load_avg_1m": os.getloadavg()[0]}
     result["command"] = ".venv/bin/python benchmarks/core.py"
     out = ROOT / "benchmarks" / "results" / "core.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

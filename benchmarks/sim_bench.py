@@ -14,35 +14,15 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from loadtests import machine
 from sim.params import load_params
 from sim.run import simulate
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        )
-        return out.stdout.strip()
-    except OSError:
-        return ""
 
 
 def main() -> None:
@@ -77,7 +57,7 @@ def main() -> None:
     record = {
         "benchmark": "sim",
         "started_utc": started.isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
+        "git_commit": machine.facts()["commit"],
         "engineers": args.engineers,
         "teams": args.teams,
         "days": args.days,
@@ -102,8 +82,7 @@ def main() -> None:
         "prs": s["prs"],
         "environments": s["environments"],
         "machine": {
-            "cpu": _cpu_model(),
-            "cpus": os.cpu_count(),
+            **machine.facts(),
             "python": platform.python_version(),
             "platform": platform.platform(),
             "load_before": [round(x, 2) for x in load_before],
