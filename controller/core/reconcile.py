@@ -74,6 +74,11 @@ class _Progress(NamedTuple):
     message: str = ""
 
 
+def _team_of(pr: PullRequest | None, env: ObservedEnvironment) -> str:
+    """The team a ticket counts against: the one it was granted to, once admitted."""
+    return env.team if env.admitted and env.team else (pr.team if pr else env.team)
+
+
 def _unwanted_reason(
     pr: PullRequest | None, env: ObservedEnvironment, bp: Blueprint, now: datetime
 ) -> Reason:
@@ -172,7 +177,7 @@ def reconcile(
         env = envs.get(key) or ObservedEnvironment(key=key, team=pr.team if pr else "")
         reason = _unwanted_reason(pr, env, bp, now)
         views[key] = (pr, env, reason)
-        team = env.team if env.admitted and env.team else (pr.team if pr else env.team)
+        team = _team_of(pr, env)
         own_timers = env_timers[key] = []
         if pr is not None and reason is Reason.NONE:
             started = progress[key] = _progress(pr, env, bp, now, policy)
@@ -293,7 +298,7 @@ def reconcile(
                     policy=policy,
                     since=now,
                     until=min(own_timers) if own_timers else None,
-                    team=env.team if env.admitted and env.team else (pr.team if pr else env.team),
+                    team=_team_of(pr, env),
                     admitted=env.admitted,
                     in_flight=bool(
                         env.admitted
