@@ -8,6 +8,7 @@ to managed namespaces through dry-run requests made while impersonating it.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,30 @@ def admin(k8s_api: ControlPlane) -> Iterator[client.ApiClient]:
                 client.CoreV1Api(api).create_namespace(
                     {"metadata": {"name": name, "labels": labels}}
                 )
+        _await_admission_policy(k8s_api)
         yield api
+
+
+def _await_admission_policy(k8s_api: ControlPlane, timeout: float = 30.0) -> None:
+    """The API server loads a new ValidatingAdmissionPolicy and its binding
+    through an informer, so the policy is enforced a moment after it is
+    created; wait until a write it forbids is refused."""
+    with contextlib.closing(k8s_api.api_client()) as api:
+        api.set_default_header("Impersonate-User", CONTROLLER)
+        core = client.CoreV1Api(api)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                core.create_namespace({"metadata": {"name": "probe-unlabelled"}}, dry_run="All")
+            except ApiException as refused:
+                if refused.status == 403 and "mayfly.dev/managed=true" in str(refused.body):
+                    return
+                raise
+            time.sleep(0.2)
+    pytest.fail(
+        f"the API server did not enforce deploy/rbac/controller-scope.yaml within {timeout} s;"
+        " check that ValidatingAdmissionPolicy is enabled in the test control plane"
+    )
 
 
 def _allowed(api: client.ApiClient, user: str, verb: str, resource: str, ns: str | None) -> bool:
