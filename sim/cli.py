@@ -42,12 +42,16 @@ def _table(summary: dict[str, Any], params: SimParams) -> Table:
     return table
 
 
-def _write_records(result: SimResult, out: Path) -> Path:
+def write_records(result: SimResult, out: Path) -> list[Path]:
+    """Per-environment records and time series, as Parquet (typed) and CSV (for a glance)."""
     envs, series = result_frames(result)
     out.mkdir(parents=True, exist_ok=True)
-    envs.to_csv(out / "environments.csv", index=False)
-    series.to_csv(out / "timeseries.csv", index=False)
-    return out / "environments.csv"
+    written = []
+    for name, frame in (("environments", envs), ("timeseries", series)):
+        frame.to_parquet(out / f"{name}.parquet", engine="pyarrow", index=False)
+        frame.to_csv(out / f"{name}.csv", index=False)
+        written += [out / f"{name}.parquet", out / f"{name}.csv"]
+    return written
 
 
 def simulate_command(
@@ -71,7 +75,8 @@ def simulate_command(
         Path | None, typer.Option("--json", help="write the summary as JSON to this file")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="directory for per-environment CSV and PNG figures")
+        Path | None,
+        typer.Option(help="directory for per-environment records (Parquet, CSV) and PNG figures"),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar and no table")] = False,
 ) -> None:
@@ -107,9 +112,9 @@ def simulate_command(
     if out is not None:
         from sim.plots import write_figures  # noqa: PLC0415 (matplotlib is slow to import)
 
-        records = _write_records(result, out)
+        records = write_records(result, out)
         figures = write_figures(result.environments, result.timeseries, out, sla_s=params.run.sla_s)
-        _out.print(f"records: {records}")
+        _out.print("records: " + ", ".join(str(r) for r in records))
         _out.print("figures: " + ", ".join(str(f) for f in figures))
 
 

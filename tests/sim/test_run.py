@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -148,3 +149,23 @@ def test_changed_keys_given_to_the_core_give_the_same_run_as_full_scans(
     assert incremental.summary == scratch.summary
     assert incremental.environments == scratch.environments
     assert incremental.summary["environments_with_failures"] > 0
+
+
+def test_out_dir_gets_parquet_records_that_match_the_run(tmp_path: Path) -> None:
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    out = tmp_path / "run"
+    args = ["simulate", "--engineers", "40", "--teams", "5", "--days", "0.6", "--seed", "3"]
+    result = CliRunner().invoke(app, [*args, "--quiet", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    envs = pd.read_parquet(out / "environments.parquet")
+    series = pd.read_parquet(out / "timeseries.parquet")
+    expected, expected_series = result_frames(simulate(load_params(overrides=SMALL), seed=3))
+    assert len(envs) == len(expected) > 5
+    assert list(envs.columns) == list(expected.columns)
+    assert envs.spinup_s.dtype == "float64"
+    assert envs.requested_at_s.tolist() == expected.requested_at_s.tolist()
+    assert len(series) == len(expected_series)
+    assert (out / "environments.csv").exists()
+    assert {p.name for p in out.glob("*.png")}
