@@ -10,13 +10,14 @@ time comes from the clock passed in, randomness from the generator.
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+
+import orjson
 
 from loadtests import payloads, signing
 from loadtests.fleet import Fleet
@@ -90,7 +91,7 @@ class Developer:
 
     def _deliver(self, action: str, facts: PrFacts, text: str, **extra: str | None) -> Delivery:
         payload = payloads.event_payload(action, facts, body=text, **extra)
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = orjson.dumps(payload)
         delivery = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         out = Delivery(
             delivery=delivery,
@@ -203,7 +204,7 @@ class Developer:
             )
             action, before = "opened", None
         payload = payloads.event_payload(action, facts, body=text, before=before)
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = orjson.dumps(payload)
         delivery = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         sent, headers = signing.forged_headers(self.secret, body, delivery=delivery, kind=kind)
         return Delivery(

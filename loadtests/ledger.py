@@ -10,7 +10,6 @@ No Locust and no Kubernetes here.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import threading
@@ -19,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+import orjson
 
 PrKey = tuple[str, int]
 
@@ -62,7 +63,7 @@ class Writer:
         self._lock = threading.Lock()
 
     def write(self, entry: Entry) -> None:
-        line = json.dumps(dataclasses.asdict(entry))
+        line = orjson.dumps(entry).decode()  # a dataclass, natively
         with self._lock:
             self._file.write(line + "\n")
             self._file.flush()

@@ -3,22 +3,26 @@
 Order of checks for /github: body size (400), signature (401, before the
 body is parsed, nothing written), JSON (400), event type (`ping` 200, others
 202), fields (400), repository mapping (unknown: 202), then the write
-through `Store` in a worker thread; 2xx only once the API server accepted
-it. API failures answer 503 (GitHub shows it; redelivery is safe) or 400 when
-the server rejected the object as invalid. Logs carry the delivery id,
+through the writer (`CachedStore` on the event loop in production, or a
+synchronous `Writer` such as `store.Store` in a worker thread); 2xx only
+once the API server accepted it. An async writer is started and stopped
+with the app (lifespan) and tells readiness (its cache has synced). API
+failures answer 503 (GitHub shows it; redelivery is safe) or 400 when the
+server rejected the object as invalid. Logs carry the delivery id,
 repository and number, never the author or the secret.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -39,11 +43,38 @@ class Writer(Protocol):
     def write(self, event: events.Event, *, blueprint: str) -> events.Verdict: ...
 
 
+@runtime_checkable
+class AsyncWriter(Protocol):
+    """A writer on the event loop (`cached_store.CachedStore`), started with the app."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def ready(self) -> bool: ...
+
+    async def write(self, event: events.Event, *, blueprint: str) -> events.Verdict: ...
+
+
+WriteFn = Callable[..., Awaitable[events.Verdict]]
+
+
+def _write_fn(store: Writer | AsyncWriter) -> WriteFn:
+    if isinstance(store, AsyncWriter):
+        return store.write
+    sync = store
+
+    async def threaded(event: events.Event, *, blueprint: str) -> events.Verdict:
+        return await run_in_threadpool(sync.write, event, blueprint=blueprint)
+
+    return threaded
+
+
 @dataclass(slots=True)
 class Settings:
     secret: bytes
     repos: RepoMap
-    store: Writer
+    store: Writer | AsyncWriter
     max_body: int = 1024 * 1024
     ready: Callable[[], bool] | None = None
 
@@ -85,6 +116,7 @@ async def _body(request: Request, limit: int) -> bytes | None:
 
 def create_app(settings: Settings) -> Starlette:
     m = _Metrics()
+    write = _write_fn(settings.store)
     seen: OrderedDict[str, str] = OrderedDict()  # delivery -> outcome, this replica's shortcut
 
     async def github(request: Request) -> Response:
@@ -94,7 +126,7 @@ def create_app(settings: Settings) -> Starlette:
         if not signature.verify(settings.secret, body, request.headers.get("x-hub-signature-256")):
             return _answer(m, 401, "unauthorized", "missing or invalid X-Hub-Signature-256")
         try:
-            payload = json.loads(body)
+            payload = orjson.loads(body)
         except ValueError:
             return _answer(m, 400, "rejected", "body is not valid JSON")
         kind = request.headers.get("x-github-event", "")
@@ -121,9 +153,7 @@ def create_app(settings: Settings) -> Starlette:
             return _answer(m, 400, "rejected", str(exc))
         start = time.perf_counter()
         try:
-            verdict = await run_in_threadpool(
-                settings.store.write, event, blueprint=target.blueprint
-            )
+            verdict = await write(event, blueprint=target.blueprint)
         except (RetryableError, NotFoundError) as exc:  # 404: our namespace is not there yet
             log.warning("event=write_failed delivery=%s status=%s", delivery, exc.status)
             return _answer(m, 503, "retry", "the API server is unavailable; redeliver later")
@@ -149,17 +179,32 @@ def create_app(settings: Settings) -> Starlette:
         return PlainTextResponse("ok")
 
     async def readyz(_request: Request) -> Response:
-        ok = settings.ready is None or await run_in_threadpool(settings.ready)
+        if settings.ready is not None:
+            ok = await run_in_threadpool(settings.ready)
+        else:
+            ok = not isinstance(settings.store, AsyncWriter) or settings.store.ready()
         return PlainTextResponse("ok" if ok else "not ready", status_code=200 if ok else 503)
 
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(m.registry), media_type="text/plain; version=0.0.4")
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        store = settings.store
+        if isinstance(store, AsyncWriter):
+            await store.start()
+        try:
+            yield
+        finally:
+            if isinstance(store, AsyncWriter):
+                await store.stop()
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/github", github, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
-        ]
+        ],
     )

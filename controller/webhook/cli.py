@@ -18,10 +18,11 @@ from rich.console import Console
 
 from controller.k8s import kube, names
 from controller.webhook import mapping, signature
+from controller.webhook.apiserver import ApiServer
 from controller.webhook.app import Settings, create_app
+from controller.webhook.cached_store import CachedStore
 from controller.webhook.github import GitHub
 from controller.webhook.payload import pull_request_payload, signed_request
-from controller.webhook.store import Store
 
 webhook_app = typer.Typer(help="GitHub webhook intake.", no_args_is_help=True)
 _err = Console(stderr=True)
@@ -68,22 +69,15 @@ def serve(
     except (OSError, mapping.MappingError) as exc:
         _err.print(f"[red]error:[/] cannot use {repos}: {exc}")
         raise typer.Exit(2) from exc
-    api = kube.connect(kubeconfig)
+    cfg = kube.connect(kubeconfig).api.configuration
     gh = GitHub(github_api, token=os.environ.get(github_token_env)) if github_api else None
-    store = Store(
-        api,
+    store = CachedStore(
+        ApiServer(cfg, namespace=namespace),
         namespace=namespace,
         paths=(lambda pr: gh.pull_files(pr.repository, pr.number)) if gh else None,
     )
-
-    def ready() -> bool:
-        try:
-            api.list(kube.PE, namespace=namespace)
-        except Exception:
-            return False
-        return True
-
-    app = create_app(Settings(secret, repo_map, store, max_body=max_body, ready=ready))
+    app = create_app(Settings(secret, repo_map, store, max_body=max_body))
+    # uvloop and httptools when installed (they are dependencies); no access log on the hot path
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -16,8 +16,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from controller.core.schema import SchemaError, decode
+from controller.core.schema import SchemaError
 from controller.core.types import PRState, PullRequest
+from controller.webhook import prcodec
 
 SUPPORTED = frozenset(
     {
@@ -116,7 +117,7 @@ def parse(payload: Any, *, delivery: str, team: str) -> Event:
         "state": PRState.MERGED if merged else PRState.CLOSED if state == "closed" else "open",
     }
     try:
-        value = decode(PullRequest, raw, what="pull request")
+        value = prcodec.load(raw, what="pull request")
     except SchemaError as exc:
         raise PayloadError("; ".join(str(e) for e in exc.errors)) from exc
     before = payload.get("before") if isinstance(payload.get("before"), str) else None

@@ -1,5 +1,8 @@
 """Writing PreviewEnvironments for events: read, decide, write with a precondition.
 
+`stored_of`, `render` and `needs_paths` are shared with `cached_store`, the
+production path, which reads from a watch cache instead of a GET.
+
 The API server is the durable queue: a handler answers 2xx only after the
 server accepted the write. A new object is created with POST (409 if a
 concurrent delivery created it first); an existing one is updated with
@@ -17,8 +20,9 @@ from typing import Any
 
 from controller.core.schema import SchemaError, encode
 from controller.core.types import PullRequest
-from controller.k8s import kube, names, pe
+from controller.k8s import kube, names
 from controller.k8s.errors import ConflictError
+from controller.webhook import prcodec
 from controller.webhook.events import Event, Stored, Verdict, decide, merged_spec, remember
 
 Obj = dict[str, Any]
@@ -29,7 +33,7 @@ def stored_of(obj: Obj) -> Stored | None:
     """The event record of an existing object (None if unreadable: it will be overwritten)."""
     ann = (obj.get("metadata") or {}).get("annotations") or {}
     try:
-        pr = pe.pull_request(obj)
+        pr = prcodec.load(obj.get("spec") or {}, what=f"{names.PE_KIND} spec")
         at = datetime.fromisoformat(ann.get(names.EVENT_AT, "").replace("Z", "+00:00"))
     except (SchemaError, ValueError):
         return None
@@ -37,8 +41,20 @@ def stored_of(obj: Obj) -> Stored | None:
     return Stored(pr, at, deliveries)
 
 
-def render(pr: PullRequest, *, namespace: str, blueprint: str, deliveries: tuple[str, ...]) -> Obj:
-    return {
+def render(
+    stored: Stored | None,
+    event: Event,
+    pr: PullRequest,
+    *,
+    namespace: str,
+    blueprint: str,
+    resource_version: str | None,
+) -> Obj:
+    """The object to write for `event` over `stored`: `pr` is its merged spec, paths filled.
+
+    A `resource_version` (that of the object decided on) makes the write conditional.
+    """
+    obj: Obj = {
         "apiVersion": names.API_VERSION,
         "kind": names.PE_KIND,
         "metadata": {
@@ -52,14 +68,24 @@ def render(pr: PullRequest, *, namespace: str, blueprint: str, deliveries: tuple
             },
             "annotations": {
                 names.EVENT_AT: encode(pr.updated_at),
-                names.DELIVERIES: ",".join(deliveries),
+                names.DELIVERIES: ",".join(remember(stored, event.delivery)),
             },
         },
-        "spec": pe.spec_of(pr),
+        "spec": prcodec.dump(pr),
     }
+    if resource_version is not None:
+        obj["metadata"]["resourceVersion"] = resource_version
+    return obj
+
+
+def needs_paths(stored: Stored | None, event: Event, pr: PullRequest) -> bool:
+    """Whether `pr`'s changed paths must come from GitHub: the head moved, the payload has none."""
+    return not event.paths_given and (stored is None or stored.pr.head_sha != pr.head_sha)
 
 
 class Store:
+    """The plain path (official client, a GET per decision): tests and tools use it."""
+
     def __init__(self, api: kube.Kube, *, namespace: str, paths: PathSource | None = None) -> None:
         self.api, self.namespace, self.paths = api, namespace, paths
 
@@ -75,20 +101,15 @@ class Store:
             if verdict is not Verdict.APPLY:
                 return verdict
             pr = merged_spec(stored, event)
-            moved = stored is None or stored.pr.head_sha != pr.head_sha
-            if not event.paths_given and moved and self.paths is not None:
+            if self.paths is not None and needs_paths(stored, event, pr):
                 pr = dataclasses.replace(pr, changed_paths=self.paths(pr))
-            body = render(
-                pr,
-                namespace=self.namespace,
-                blueprint=blueprint,
-                deliveries=remember(stored, event.delivery),
-            )
+            rv = obj["metadata"]["resourceVersion"] if obj is not None else None
+            body = render(stored, event, pr, namespace=self.namespace, blueprint=blueprint,
+                          resource_version=rv)  # fmt: skip
             try:
                 if obj is None:
                     self.api.create(body, manager=names.WEBHOOK_FIELD_MANAGER)
                 else:
-                    body["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
                     self.api.apply(body, manager=names.WEBHOOK_FIELD_MANAGER)
             except ConflictError:
                 continue  # someone wrote first: decide again on what they wrote
