@@ -19,7 +19,17 @@ import psycopg
 import typer
 from rich.console import Console
 
-from anonymizer import check, masking, migrations, progress, rules, schema, sqlscan, strategies
+from anonymizer import (
+    applied,
+    check,
+    masking,
+    migrations,
+    progress,
+    rules,
+    schema,
+    sqlscan,
+    strategies,
+)
 from anonymizer.cli_db import db_app
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -155,7 +165,10 @@ def anonymize(
     ] = False,
     previous_rules: Annotated[
         Path | None,
-        typer.Option(help="The rules before this PR: tables whose rules changed are re-masked."),
+        typer.Option(
+            help="The rules before this PR: tables whose rules changed are re-masked in full "
+            "(not needed: the rules a database was masked with are recorded in it)."
+        ),
     ] = None,
     jobs: Annotated[int, typer.Option(min=1, help="Parallel connections.")] = 2,
     index_memory: Annotated[
@@ -163,16 +176,19 @@ def anonymize(
     ] = "512MB",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Mask tables of a database clone: all of them or none (the masking Job's entry point)."""
+    """Mask tables of a database clone: all of them or none (the masking Job's entry point).
+
+    Every run also re-masks the columns whose rule changed since this database was
+    last masked (the rules are recorded in the database, mayfly_masking.applied).
+    """
     loaded = load_rules(rules_file)
     try:
         keys = strategies.Keys.from_secret(loaded.key())
     except rules.RulesError as exc:
         raise fail(str(exc), code=2) from None
-    if previous_rules is None and not (tables or files or base or all_tables):
-        raise fail("give --tables, --migrations/--base, --all or --previous-rules", code=2)
+    explicit = bool(tables or files or base or all_tables)
     names = []
-    if tables or files or base or all_tables:
+    if explicit:
         names = _targets(
             dsn,
             loaded,
@@ -186,6 +202,16 @@ def anonymize(
     if previous_rules is not None:
         changed = rules.changed_tables(load_rules(previous_rules), loaded)
         names += [t for t in changed if t not in names]
+    partial = _rule_changes(dsn, loaded)
+    if partial is None and not explicit and previous_rules is None:
+        raise fail(
+            "this database has no record of an earlier masking run, so there are no rule "
+            "changes to apply; give --all for a first masking (or --tables/--migrations)",
+            code=2,
+        )
+    partial = {t: cols for t, cols in (partial or {}).items() if t not in names}
+    for table, cols in sorted(partial.items()):
+        err.print(f"rules changed for {table}: re-masking {', '.join(sorted(cols)) or 'nothing'}")
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with progress.for_console(err) as bars:
@@ -197,6 +223,7 @@ def anonymize(
                 jobs=jobs,
                 progress=bars,
                 maintenance_work_mem=index_memory,
+                partial=partial,
             )
     except masking.MaskingError as exc:
         raise fail(f"masking failed; {exc}") from None
@@ -209,6 +236,7 @@ def anonymize(
             {"table": t.name, "rows": t.rows, "masked": list(t.masked)} for t in result.tables
         ],
         "skipped": [{"table": n, "reason": r} for n, r in result.skipped],
+        "rule_changes": {t: sorted(cols) for t, cols in sorted(partial.items())},
         "rows": result.rows,
         "seconds": round(result.seconds, 3),
     }
@@ -220,6 +248,14 @@ def anonymize(
     for name, reason in result.skipped:
         out.print(f"skipped {name}: {reason}")
     out.print(f"done: {result.rows} rows in {result.seconds:.2f}s")
+
+
+def _rule_changes(dsn: str, loaded: rules.Rules) -> dict[str, frozenset[str]] | None:
+    try:
+        with psycopg.connect(dsn) as conn:
+            return applied.pending(conn, loaded)
+    except psycopg.OperationalError as exc:
+        raise fail(f"cannot connect to the database: {str(exc).strip()}") from None
 
 
 def _targets(

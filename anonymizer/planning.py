@@ -3,26 +3,24 @@
 Role: resolve the tables to rewrite (adding tables joined through a
 pseudonymised foreign key, which must be re-masked together), check that
 every column of a personal table has a fitting rule, and build each table's
-masked SELECT list and its physical chunks (TID block ranges for parallel
-connections). Any gap is reported as a whole, before anything is touched.
+masked SELECT list and its ranges for parallel connections (primary-key
+ranges, see `chunking`). Any gap is reported as a whole, before anything is touched.
 
 It must not modify the database: it only reads catalogs.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from anonymizer import schema, strategies
+from anonymizer import chunking, schema, strategies
 from anonymizer.rules import Rules, Strategy
 
 STAGE_SCHEMA = "mayfly_stage"
-PAGES_PER_CHUNK = 2000
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
@@ -39,18 +37,6 @@ class TablePlan:
     chunks: tuple[str, ...]
     masked: tuple[str, ...]
     rows: int | None
-
-
-def _chunks(pages: int, jobs: int) -> tuple[str, ...]:
-    n = max(1, min(jobs * 4, pages // PAGES_PER_CHUNK))
-    if n == 1:
-        return ("true",)
-    bounds = [pages * i // n for i in range(n)]
-    where = [
-        f"ctid >= '({lo},0)'::tid AND ctid < '({hi},0)'::tid"
-        for lo, hi in itertools.pairwise(bounds)
-    ]
-    return (*where, f"ctid >= '({bounds[-1]},0)'::tid")
 
 
 def plan(
@@ -114,7 +100,14 @@ def plan(
                 ", ".join(exprs),
                 ", ".join(cols),
                 f"{STAGE_SCHEMA}.s{table.oid}",
-                _chunks(int(pages[0]) if pages else 0, jobs),
+                chunking.ranges(
+                    conn,
+                    oid=table.oid,
+                    name=table.name,
+                    ident=table.ident,
+                    pages=int(pages[0]) if pages else 0,
+                    jobs=jobs,
+                ),
                 tuple(masked),
                 int(rows[0]) if rows and int(rows[0]) >= 0 else None,
             )

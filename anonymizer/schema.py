@@ -177,7 +177,8 @@ def existing_tables(conn: psycopg.Connection[tuple[Any, ...]]) -> set[str]:
     rows = conn.execute(
         "SELECT n.nspname || '.' || c.relname FROM pg_class c"
         " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
-        " AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'mayfly_stage')"
+        " AND n.nspname NOT IN ('pg_catalog', 'information_schema',"
+        " 'mayfly_stage', 'mayfly_masking')"
         " AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%'"
     ).fetchall()
     return {str(r[0]) for r in rows}
