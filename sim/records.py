@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from controller.core.lifecycle import PROVISIONING
@@ -191,4 +191,5 @@ class Recorder(OpListener):
         )
 
     def rows(self) -> list[dict[str, Any]]:
-        return [asdict(r) for r in self.records]
+        names = [f.name for f in fields(EnvRecord)]  # flat values: no deep copy as asdict does
+        return [{name: getattr(r, name) for name in names} for r in self.records]

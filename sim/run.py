@@ -162,7 +162,7 @@ def simulate(
             start=lambda plan: _start_life(env, plan, shell),
         )
     )
-    env.process(shell.controller_loop())
+    shell.controller_loop()
     env.process(metrics_sampler(env, shell, params.run.sample_every_s))
     env.process(golden_refresher(env, shell, params, until=until))
     env.process(controller_outages(env, shell, params.faults))

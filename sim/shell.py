@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Generator
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
 import simpy
 
@@ -25,13 +23,11 @@ from controller.core.actions import Action, Admit, ClaimWarmSlot, CreateNamespac
 from controller.core.blueprint import Blueprint
 from controller.core.memo import QuietMemo
 from controller.core.memory import ClusterError, InMemoryCluster
-from controller.core.types import EnvKey, ObservedState, Phase, SlotState
+from controller.core.types import EnvKey, ObservedState, Phase
 from sim.cluster import SimCluster
 from sim.params import ClusterParams
 from sim.records import Recorder
 from sim.workload import PullRequestPlan
-
-Proc = Generator[simpy.Event, Any, None]
 
 
 class ControllerShell:
@@ -50,6 +46,7 @@ class ControllerShell:
     ) -> None:
         self.env, self.blueprint, self.policy, self.cluster = env, blueprint, policy, cluster
         self.params, self.recorder, self.start_at = params, recorder, start
+        self._now_s, self._now = 0.0, start
         self.sim_cluster: SimCluster | None = None
         self.prs: dict[EnvKey, PullRequest] = {}
         self.plans: dict[EnvKey, PullRequestPlan] = {}
@@ -57,8 +54,10 @@ class ControllerShell:
         self.observed = ObservedState()
         self.up = True
         self._dirty = True
-        self._wake = env.event()
-        self._timer_token = 0
+        self._busy = False  # a round is scheduled or its plan is being applied
+        self._epoch = 0  # bumped by each crash and restart
+        self._timer_at: float | None = None
+        self._timers: set[float] = set()
         self._tokens = float(params.api_burst)
         self._tokens_at = 0.0
         self.memo = QuietMemo()  # the controller process's memory; lost on a crash
@@ -70,29 +69,29 @@ class ControllerShell:
         self.observe_seconds = 0.0
 
     def now(self) -> datetime:
-        """The clock port: simulated time as a datetime."""
-        return self.start_at + timedelta(seconds=self.env.now)
+        """The clock port: simulated time as a datetime (converted once per instant)."""
+        t = self.env.now
+        if t != self._now_s:
+            self._now_s, self._now = t, self.start_at + timedelta(seconds=t)
+        return self._now
 
     # -- state changes ---------------------------------------------------------------
     def mark_dirty(self) -> None:
         """Something changed: reconcile soon (once per instant)."""
         self._dirty = True
-        if not self._wake.triggered:
-            self._wake.succeed()
+        self._schedule_round()
 
     def set_up(self, up: bool) -> None:
         """Controller process started (resumes from observed state) or crashed."""
         self.up = up
+        self._epoch += 1  # a round or plan of the old process is abandoned
+        self._busy = False
         if up:
             self.memo, self._full_scan = QuietMemo(), True  # a new process starts from a relist
             self.mark_dirty()
 
     def is_up(self) -> bool:
         return self.up
-
-    def _on_timer(self, token: int, _event: object = None) -> None:
-        if token == self._timer_token:
-            self.mark_dirty()
 
     # -- the webhook: pull-request events -------------------------------------------------
     def _put(self, pr: PullRequest) -> None:
@@ -177,57 +176,91 @@ class ControllerShell:
     # -- the controller -----------------------------------------------------------------
     def desired(self) -> DesiredState:
         if self._desired is None:
-            prs = tuple(self.prs[k] for k in sorted(self.prs))
-            self._desired = DesiredState(self.blueprint, prs)
+            index = dict(self.prs)  # a copy: the core may keep it until the next change
+            self._desired = DesiredState(self.blueprint, tuple(index.values()), index)
         return self._desired
 
-    def controller_loop(self) -> Proc:
-        """Reconcile on every change and timer; apply each plan under the API rate limit."""
-        while True:
-            while not (self._dirty and self.is_up()):
-                self._wake = self.env.event()
-                yield self._wake
-            yield self.env.timeout(0)  # let every change of this instant land first
-            if not self.is_up():
-                continue
-            self._dirty = False
-            when = self.now()
-            tick = time.perf_counter()
-            self.observed = self.observe()
-            tock = time.perf_counter()
-            desired = self.desired()
-            # the work queue's keys: what the watches reported since the last round
-            changes = self.cluster.take_changes() | self._changed_prs
-            self._changed_prs = set()
-            changed = None if self._full_scan else changes
-            self._full_scan = False
-            plan = reconcile(
-                desired,
-                self.observed,
-                now=when,
-                policy=self.policy,
-                memo=self.memo,
-                changed=changed,
-            )
-            self.observe_seconds += tock - tick
-            self.reconcile_seconds += time.perf_counter() - tock
-            self.recorder.reconciled(prs=len(desired.prs), envs=len(self.observed.environments))
-            self._timer_token += 1
-            if plan.requeue_after is not None:
-                token = self._timer_token
-                timer = self.env.timeout(max(plan.requeue_after.total_seconds(), 0.0))
-                timer.callbacks.append(partial(self._on_timer, token))
-            writes = False
-            for action in plan.actions:
-                wait = self._take_token()
-                if wait > 0:
-                    yield self.env.timeout(wait)
-                if not self.is_up():
-                    break  # crashed mid-plan: the rest is never applied
-                writes |= not isinstance(action, ReportStatus)
-                self.execute(action)
-            if writes:
-                self.mark_dirty()  # our own writes come back as watch events
+    def controller_loop(self) -> None:
+        """Start reconciling: on every change and timer, each plan applied under the rate limit.
+
+        Driven by callbacks rather than a SimPy process (one event per round
+        instead of three): a change schedules one round at the end of the
+        current instant, so every change of that instant lands first.
+        """
+        self.mark_dirty()
+
+    def _schedule_round(self) -> None:
+        if not self._busy and self._dirty and self.up:
+            self._busy = True
+            self.env.timeout(0).callbacks.append(partial(self._round, self._epoch))
+
+    def _round(self, epoch: int, _event: object = None) -> None:
+        if epoch != self._epoch:
+            return  # planned by a process that has crashed since
+        self._dirty = False
+        when = self.now()
+        tick = time.perf_counter()
+        self.observed = self.observe()
+        tock = time.perf_counter()
+        desired = self.desired()
+        # the work queue's keys: what the watches reported since the last round
+        changes = self.cluster.take_changes() | self._changed_prs
+        self._changed_prs = set()
+        changed = None if self._full_scan else changes
+        self._full_scan = False
+        plan = reconcile(
+            desired, self.observed, now=when, policy=self.policy, memo=self.memo, changed=changed
+        )
+        self.observe_seconds += tock - tick
+        self.reconcile_seconds += time.perf_counter() - tock
+        self.recorder.reconciled(prs=len(desired.prs), envs=len(self.observed.environments))
+        self._arm_timer(plan.requeue_after)
+        self._apply(plan.actions, 0, False, self._epoch)
+
+    def _arm_timer(self, after: timedelta | None) -> None:
+        """Reconcile again at `after` (the latest plan's), one SimPy event per distinct time."""
+        if after is None:
+            self._timer_at = None
+            return
+        at = self.env.now + max(after.total_seconds(), 0.0)
+        self._timer_at = at
+        if at not in self._timers:
+            self._timers.add(at)
+            self.env.timeout(at - self.env.now).callbacks.append(partial(self._on_timer, at))
+
+    def _on_timer(self, at: float, _event: object = None) -> None:
+        self._timers.discard(at)
+        if self._timer_at == at:
+            self.mark_dirty()
+
+    def _apply(self, actions: tuple[Action, ...], i: int, writes: bool, epoch: int) -> None:
+        """Apply actions[i:]; an action whose API token is not there yet waits for it."""
+        if epoch != self._epoch:
+            return  # crashed mid-plan: the rest is never applied
+        while i < len(actions):
+            action = actions[i]
+            wait = self._take_token()
+            if wait > 0:
+                resume = partial(self._resume, actions, i, writes, epoch)
+                self.env.timeout(wait).callbacks.append(resume)
+                return
+            writes |= not isinstance(action, ReportStatus)
+            self.execute(action)
+            i += 1
+        self._busy = False
+        if writes:
+            self._dirty = True  # our own writes come back as watch events
+        self._schedule_round()
+
+    def _resume(
+        self, actions: tuple[Action, ...], i: int, writes: bool, epoch: int, _event: object
+    ) -> None:
+        """After waiting for a token: apply action i (its token is taken), then the rest."""
+        if epoch != self._epoch:
+            return  # crashed while waiting: the rest is never applied
+        writes |= not isinstance(actions[i], ReportStatus)
+        self.execute(actions[i])
+        self._apply(actions, i + 1, writes, epoch)
 
     def _take_token(self) -> float:
         """Token bucket of the API client: seconds to wait before the next write."""
@@ -288,6 +321,4 @@ class ControllerShell:
         self.recorder.forget(key)
 
     def pool_ready(self) -> int:
-        return sum(
-            1 for s in self.observed.slots if s.state is SlotState.READY and s.claimed_by is None
-        )
+        return self.cluster.ready_slots()

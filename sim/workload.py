@@ -2,7 +2,7 @@
 
 `arrival_rate` is a plain function of time and parameters (the Locust load
 shape imports it). `pr_arrivals` is the SimPy process that opens pull
-requests by thinning a non-homogeneous Poisson process; `pull_request_life`
+requests as a non-homogeneous Poisson process, piecewise constant by hour; `pull_request_life`
 plays one pull request (pushes, ready-for-review, close, re-open) against a
 `PullRequestSink`. Everything random is drawn from the generator passed in,
 in arrival order. This module knows nothing of environments and decides
@@ -250,9 +250,21 @@ def pr_arrivals(
     rng: random.Random,
     start: Callable[[PullRequestPlan], None],
 ) -> Proc:
-    """Open pull requests at `arrival_rate` (thinning against the peak rate)."""
-    top = peak_rate(params)
+    """Open pull requests at `arrival_rate`: Poisson at each hour's rate.
+
+    The rate is constant within each hour, and the exponential gap is
+    memoryless, so a gap that crosses the next hour is drawn afresh from there:
+    exact, and one event per pull request (thinning against the peak rate
+    took one per candidate, ten times as many).
+    """
+    hour = int(env.now // HOUR)
     while True:
-        yield env.timeout(rng.expovariate(top / HOUR))
-        if rng.random() * top <= arrival_rate(env.now, params):
-            start(factory.draw(env.now))
+        rate = arrival_rate(hour * HOUR, params)
+        boundary = (hour + 1) * HOUR
+        gap = rng.expovariate(rate / HOUR) if rate > 0 else math.inf
+        if env.now + gap >= boundary:
+            yield env.timeout(max(boundary - env.now, 0.0))
+            hour += 1
+            continue
+        yield env.timeout(gap)
+        start(factory.draw(env.now))

@@ -18,15 +18,24 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Callable
-from datetime import datetime
-from typing import NamedTuple, TypeVar
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from controller.core.blueprint import Blueprint
 from controller.core.policy import Policy
-from controller.core.types import DesiredState, EnvKey, ObservedEnvironment, PullRequest, Slot
+from controller.core.pool import PoolPlan
+from controller.core.types import (
+    DesiredState,
+    EnvKey,
+    ObservedEnvironment,
+    ObservedIndex,
+    ObservedState,
+    PullRequest,
+    Slot,
+)
 
-T = TypeVar("T")
+_HOUR = timedelta(hours=1)
 
 
 class Quiet(NamedTuple):
@@ -56,37 +65,64 @@ class QuietMemo:
         self.unquiet: set[EnvKey] = set()
         self.context: tuple[Blueprint, Policy] | None = None
         self._desired: DesiredState | None = None
-        self._prs: dict[EnvKey, PullRequest] = {}
+        self._prs: Mapping[EnvKey, PullRequest] = {}
         self._slots: tuple[Slot, ...] | None = None
         self._claimable: list[Slot] = []
         self._pool_inputs: tuple[object, ...] | None = None
-        self._pool_plan: object = None
+        self._pool_taken: object = None
+        self._pool_plan: PoolPlan | None = None
+        self._observed: ObservedState | None = None
+        self._hour_end: datetime | None = None
+        self._index: ObservedIndex | None = None
 
     def pool_view(
-        self, slots: tuple[Slot, ...], compute: Callable[[tuple[Slot, ...]], list[Slot]]
+        self, unclaimed: tuple[Slot, ...], compute: Callable[[tuple[Slot, ...]], list[Slot]]
     ) -> list[Slot]:
-        """Claimable slots, recomputed only when the slots tuple object changes (a copy)."""
-        if slots is not self._slots:
-            self._slots, self._claimable = slots, compute(slots)
+        """Claimable slots, recomputed only when the unclaimed tuple object changes (a copy)."""
+        if unclaimed is not self._slots:
+            self._slots, self._claimable = unclaimed, compute(unclaimed)
         return list(self._claimable)
 
-    def pool_plan(self, inputs: tuple[object, ...], compute: Callable[[], T]) -> T:
-        """The pool plan, recomputed only when its inputs change (the slots by identity)."""
-        same = (
-            self._pool_inputs is not None
-            and len(inputs) == len(self._pool_inputs)
-            and all(a is b or a == b for a, b in zip(inputs, self._pool_inputs, strict=True))
-        )
-        if not same:
-            self._pool_inputs, self._pool_plan = inputs, compute()
-        return self._pool_plan  # type: ignore[return-value]
+    def pool_plan(
+        self, inputs: tuple[object, ...], taken: object, compute: Callable[[], PoolPlan]
+    ) -> PoolPlan:
+        """The pool plan, recomputed only when its inputs change (the slots by identity).
 
-    def prs_of(self, desired: DesiredState) -> dict[EnvKey, PullRequest]:
-        """The pull requests by key, rebuilt only when the desired state object changes."""
+        `taken` (every slot id in use) matters only to a plan that names new
+        slots, so it is compared only then.
+        """
+        plan = self._pool_plan
+        same = inputs == self._pool_inputs and (  # a tuple compares items by identity first
+            plan is None or plan.replenish is None or taken is self._pool_taken
+        )
+        if not same or self._pool_plan is None:
+            self._pool_inputs, self._pool_taken, self._pool_plan = inputs, taken, compute()
+        return self._pool_plan
+
+    def next_hour(self, now: datetime) -> datetime:
+        """The start of the hour after `now` (the pool schedule's next change), cached."""
+        end = self._hour_end
+        if end is None or not end - _HOUR <= now < end:
+            end = self._hour_end = now.replace(minute=0, second=0, microsecond=0) + _HOUR
+        return end
+
+    def prs_of(self, desired: DesiredState) -> Mapping[EnvKey, PullRequest]:
+        """The pull requests by key: the shell's index, or one built when `desired` changes."""
+        if desired.index is not None:
+            return desired.index
         if desired is not self._desired:
             self._desired = desired
             self._prs = {pr.key: pr for pr in desired.prs}
         return self._prs
+
+    def index_of(self, observed: ObservedState) -> ObservedIndex:
+        """The observed world by key: the observer's index, or one built when it changes."""
+        if observed.index is not None:
+            return observed.index
+        if observed is not self._observed or self._index is None:
+            self._observed = observed
+            self._index = ObservedIndex.of(observed.environments, observed.slots)
+        return self._index
 
     def lookup(
         self,

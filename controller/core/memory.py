@@ -41,6 +41,7 @@ from controller.core.types import (
     EnvKey,
     EnvStatus,
     ObservedEnvironment,
+    ObservedIndex,
     ObservedState,
     Reason,
     Slot,
@@ -104,11 +105,18 @@ class InMemoryCluster:
         self._next_op = 1
         self.log: list[tuple[datetime, Action]] = []
         # observe() hands out the same objects for what did not change, as an
-        # informer cache does; reconcile's memory of quiet environments relies on it
+        # informer cache does (reconcile's memory of quiet environments relies on
+        # it), with an index by key; the snapshot is copied (in C) only on change
         self._views: dict[EnvKey, ObservedEnvironment] = {}
         self._dirty: set[EnvKey] = set()
-        self._order: list[EnvKey] | None = None
-        self._slot_view: tuple[Slot, ...] | None = None
+        self._unclaimed: dict[str, Slot] = {}
+        self._slots_changed = True
+        self._unclaimed_view: tuple[Slot, ...] | None = None
+        self._env_snapshot: tuple[
+            tuple[ObservedEnvironment, ...], dict[EnvKey, ObservedEnvironment]
+        ]
+        self._env_snapshot = ((), {})
+        self._slot_snapshot: tuple[tuple[Slot, ...], dict[str, Slot]] = ((), {})
         self._state: ObservedState | None = None
         self._changes: set[EnvKey] = set()
 
@@ -116,20 +124,31 @@ class InMemoryCluster:
     def observe(self) -> ObservedState:
         if self._state is not None and self._state.golden_generation == self.golden_generation:
             return self._state
-        for key in self._dirty:
-            env = self._envs.get(key)
-            if env is None:
-                self._views.pop(key, None)
-            else:
-                self._views[key] = self._view(env)
-        self._dirty.clear()
-        if self._order is None or len(self._order) != len(self._views):
-            self._order = sorted(self._views)
-        if self._slot_view is None:
-            self._slot_view = tuple(self._slots[i] for i in sorted(self._slots))
-        envs = tuple(map(self._views.__getitem__, self._order))
-        self._state = ObservedState(envs, self._slot_view, self.golden_generation)
+        if self._dirty:
+            for key in self._dirty:
+                env = self._envs.get(key)
+                if env is None:
+                    self._views.pop(key, None)
+                else:
+                    self._views[key] = self._view(env)
+            self._dirty.clear()
+            envs = dict(self._views)
+            self._env_snapshot = (tuple(envs.values()), envs)
+        if self._slots_changed:
+            slots = dict(self._slots)
+            self._slot_snapshot = (tuple(slots.values()), slots)
+            self._slots_changed = False
+        if self._unclaimed_view is None:
+            self._unclaimed_view = tuple(self._unclaimed.values())
+        env_tuple, env_index = self._env_snapshot
+        slot_tuple, slot_index = self._slot_snapshot
+        index = ObservedIndex(env_index, slot_index, self._unclaimed_view)
+        self._state = ObservedState(env_tuple, slot_tuple, self.golden_generation, index)
         return self._state
+
+    def ready_slots(self) -> int:
+        """Ready slots nobody claimed (the pool's depth), without building a view."""
+        return sum(1 for s in self._unclaimed.values() if s.state is SlotState.READY)
 
     def take_changes(self) -> set[EnvKey]:
         """Keys whose environment changed since the last call (a watch's events)."""
@@ -153,15 +172,27 @@ class InMemoryCluster:
             first_seen=e.first_seen,
         )
 
-    def _changed(self, key: EnvKey | None = None, *, slots: bool = False) -> None:
+    def _changed(self, key: EnvKey | None = None) -> None:
         if key is not None:
             self._dirty.add(key)
             self._changes.add(key)
-            if key not in self._envs or key not in self._views:
-                self._order = None
-        if slots:
-            self._slot_view = None
         self._state = None
+
+    def _put_slot(self, slot: Slot) -> None:
+        """Every change of a slot goes through here and `_drop_slot` (the index follows)."""
+        self._slots[slot.id] = slot
+        self._slots_changed, self._state = True, None
+        if slot.claimed_by is None and slot.state is not SlotState.CLAIMED:
+            self._unclaimed[slot.id] = slot
+            self._unclaimed_view = None
+        elif self._unclaimed.pop(slot.id, None) is not None:
+            self._unclaimed_view = None
+
+    def _drop_slot(self, slot_id: str) -> None:
+        if self._slots.pop(slot_id, None) is not None:
+            self._slots_changed, self._state = True, None
+            if self._unclaimed.pop(slot_id, None) is not None:
+                self._unclaimed_view = None
 
     def env(self, key: EnvKey) -> ObservedEnvironment | None:
         self.observe()
@@ -209,14 +240,14 @@ class InMemoryCluster:
         op = self._ops.pop(op_id, None)
         if op is None:
             return  # cancelled by a teardown or a drain: its result goes nowhere
-        self._changed(op.key, slots=True)
+        self._changed(op.key)
         if op.kind is OpKind.WARM:
             slot = self._slots.get(op.slot_id or "")
             if slot is not None and slot.state is SlotState.WARMING:
                 if ok:
-                    self._slots[slot.id] = dataclasses.replace(slot, state=SlotState.READY)
+                    self._put_slot(dataclasses.replace(slot, state=SlotState.READY))
                 else:
-                    del self._slots[slot.id]
+                    self._drop_slot(slot.id)
             return
         assert op.key is not None
         env = self._envs.get(op.key)
@@ -227,7 +258,7 @@ class InMemoryCluster:
             env.steps.clear()
             env.db_access_sha = None
             if env.slot_id is not None:
-                self._slots.pop(env.slot_id, None)
+                self._drop_slot(env.slot_id)
                 env.slot_id = None
             self._collect(op.key)
             return
@@ -255,10 +286,7 @@ class InMemoryCluster:
     def apply(self, action: Action) -> list[Op]:
         """Apply one action; return the asynchronous operations it started."""
         self.log.append((self.now, action))
-        touches_slots = isinstance(
-            action, ClaimWarmSlot | CloneVolume | TearDown | ReplenishPool | DrainSlots
-        )
-        self._changed(getattr(action, "key", None), slots=touches_slots)
+        self._changed(getattr(action, "key", None))
         match action:
             case AddFinalizer(key):
                 self._env(key).finalizer = True
@@ -352,7 +380,7 @@ class InMemoryCluster:
             raise ClusterError(f"slot {slot_id} is not ready and free (claimed twice?)")
         env = self._env(key)
         self._release_volume(env)
-        self._slots[slot_id] = dataclasses.replace(slot, state=SlotState.CLAIMED, claimed_by=key)
+        self._put_slot(dataclasses.replace(slot, state=SlotState.CLAIMED, claimed_by=key))
         env.slot_id = slot_id
         return self._start(key, Step.VOLUME, "", 1, detail=f"slot:{slot_id}")
 
@@ -360,19 +388,21 @@ class InMemoryCluster:
         env = self._env(key)
         self._release_volume(env)
         volume = f"{env.namespace or key.number}-db"
-        self._slots[volume] = Slot(
-            id=volume,
-            generation=generation,
-            state=SlotState.CLAIMED,
-            created_at=self.now,
-            claimed_by=key,
+        self._put_slot(
+            Slot(
+                id=volume,
+                generation=generation,
+                state=SlotState.CLAIMED,
+                created_at=self.now,
+                claimed_by=key,
+            )
         )
         env.slot_id = volume
         return self._start(key, Step.VOLUME, "", attempt, detail="clone")
 
     def _release_volume(self, env: _Env) -> None:
         if env.slot_id is not None:
-            self._slots.pop(env.slot_id, None)
+            self._drop_slot(env.slot_id)
             env.slot_id = None
 
     def _teardown(self, key: EnvKey) -> list[Op]:
@@ -387,8 +417,10 @@ class InMemoryCluster:
         for slot_id in slot_ids:
             if slot_id in self._slots:
                 continue  # idempotent: already warming or ready
-            self._slots[slot_id] = Slot(
-                id=slot_id, generation=generation, state=SlotState.WARMING, created_at=self.now
+            self._put_slot(
+                Slot(
+                    id=slot_id, generation=generation, state=SlotState.WARMING, created_at=self.now
+                )
             )
             ops.append(self._op(kind=OpKind.WARM, slot_id=slot_id))
         return ops
@@ -398,7 +430,7 @@ class InMemoryCluster:
             slot = self._slots.get(slot_id)
             if slot is not None and slot.claimed_by is not None:
                 raise ClusterError(f"slot {slot_id} is claimed by {slot.claimed_by}; not drained")
-            self._slots.pop(slot_id, None)
+            self._drop_slot(slot_id)
         for op_id in [i for i, op in self._ops.items() if op.slot_id in slot_ids]:
             del self._ops[op_id]
 

@@ -45,6 +45,7 @@ def namespace_for(key: EnvKey, *, prefix: str = "pr") -> str:
     return name
 
 
+@lru_cache(maxsize=65536)
 def slot_name(blueprint: str, generation: int, index: int) -> str:
     """Deterministic warm-pool slot name (a PVC name in the cluster)."""
     base = f"{slug(blueprint)[:30].strip('-') or 'bp'}-g{generation}-{index}"

@@ -9,8 +9,10 @@ ready, so the pool never empties during a refresh. Pure: slots in, decisions out
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import filterfalse, islice
 
 from controller.core.actions import DrainSlots, ReplenishPool
 from controller.core.blueprint import PoolSchedule
@@ -27,6 +29,24 @@ def claimable(slots: Iterable[Slot]) -> list[Slot]:
     return ready
 
 
+@lru_cache(maxsize=64)
+def _names(blueprint: str, generation: int) -> list[str]:
+    """Slot names of one generation by index, grown on demand (a memo of `slot_name`)."""
+    return []
+
+
+def _free_names(blueprint: str, generation: int, count: int, taken: Container[str]) -> list[str]:
+    """The `count` lowest-indexed slot names of the generation that are not taken."""
+    names = _names(blueprint, generation)
+    found = list(islice(filterfalse(taken.__contains__, names), count))  # a scan in C
+    while len(found) < count:
+        name = slot_name(blueprint, generation, len(names))
+        names.append(name)
+        if name not in taken:
+            found.append(name)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class PoolPlan:
     replenish: ReplenishPool | None
@@ -41,8 +61,14 @@ def plan_pool(
     schedule: PoolSchedule,
     hour_utc: int,
     blueprint: str,
+    taken: Container[str] | None = None,
 ) -> PoolPlan:
-    """Replenish toward the hour's target and drain stale or surplus slots."""
+    """Replenish toward the hour's target and drain stale or surplus slots.
+
+    Only unclaimed slots matter, so `slots` may be just those, with `taken`
+    (every slot id in use, claimed or not) to keep new names unique; without
+    `taken` the ids of `slots` are the ones in use.
+    """
     all_slots = list(slots)
     unclaimed = [
         s
@@ -64,14 +90,9 @@ def plan_pool(
 
     warming_after = warming - sum(1 for s in stale if s.state is SlotState.WARMING)
     create = max(0, min(target - len(fresh), schedule.max_warming - warming_after))
-    taken = {s.id for s in all_slots} if create else set()
-    new_ids: list[str] = []
-    index = 0
-    while len(new_ids) < create:
-        name = slot_name(blueprint, golden_generation, index)
-        if name not in taken:
-            new_ids.append(name)
-        index += 1
+    if taken is None:
+        taken = {s.id for s in all_slots} if create else set()
+    new_ids = _free_names(blueprint, golden_generation, create, taken) if create else []
     return PoolPlan(
         replenish=ReplenishPool(tuple(new_ids), golden_generation) if new_ids else None,
         drain=DrainSlots(tuple(sorted(drain))) if drain else None,

@@ -9,9 +9,8 @@ pool. It performs no I/O and reads no clock.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import NamedTuple
 
 from controller.core import admission, lifecycle
@@ -158,9 +157,10 @@ def reconcile(
     quiet_memo = QUIET if memo is None else memo
     bp = desired.blueprint
     prs = quiet_memo.prs_of(desired)
-    envs = {env.key: env for env in observed.environments}
+    index = quiet_memo.index_of(observed)
+    envs = index.environments
     active = _active_keys(quiet_memo, prs, envs, bp=bp, policy=policy, now=now, changed=changed)
-    free_slots = quiet_memo.pool_view(observed.slots, claimable)
+    free_slots = quiet_memo.pool_view(index.unclaimed, claimable)
     claimed_now: set[str] = set()
     actions: list[Action] = []
     deadline = quiet_memo.next_deadline()
@@ -168,7 +168,7 @@ def reconcile(
 
     views: dict[EnvKey, tuple[PullRequest | None, ObservedEnvironment, Reason]] = {}
     progress: dict[EnvKey, _Progress] = {}
-    live_by_team: Counter[str] = Counter(quiet_memo.live)
+    live_by_team = dict(quiet_memo.live)
     in_flight = quiet_memo.in_flight
     candidates: list[admission.Candidate] = []
     env_timers: dict[EnvKey, list[datetime]] = {}
@@ -187,7 +187,7 @@ def reconcile(
             expiries = (pr.opened_at + bp.ttl, pr.updated_at + bp.idle_expiry)
             own_timers.extend(t for t in expiries if t > now)
         if env.admitted:
-            live_by_team[team] += 1
+            live_by_team[team] = live_by_team.get(team, 0) + 1
             prog = progress.get(key)
             if prog is not None and prog.next_step is not None and not prog.failed_reason:
                 in_flight += 1
@@ -309,23 +309,19 @@ def reconcile(
                 ),
             )
 
-    pool_inputs = (
-        observed.slots,
-        frozenset(claimed_now),
-        observed.golden_generation,
-        bp.pool,
-        now.hour,
-        bp.name,
-    )
+    claimed = frozenset(claimed_now)
+    pool_inputs = (index.unclaimed, claimed, observed.golden_generation, bp.pool, now.hour, bp.name)
     pool = quiet_memo.pool_plan(
         pool_inputs,
+        index.slots,
         lambda: plan_pool(
-            observed.slots,
-            claimed_now=frozenset(claimed_now),
+            index.unclaimed,
+            claimed_now=claimed,
             golden_generation=observed.golden_generation,
             schedule=bp.pool,
             hour_utc=now.hour,
             blueprint=bp.name,
+            taken=index.slots,
         ),
     )
     if pool.drain is not None:
@@ -333,7 +329,7 @@ def reconcile(
     if pool.replenish is not None:
         actions.append(pool.replenish)
     if bp.pool.hours:
-        timers.append(now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+        timers.append(quiet_memo.next_hour(now))
     future = [t for t in timers if t > now]
     requeue = min(future) - now if future else None
     return Plan(tuple(actions), requeue)
@@ -341,8 +337,8 @@ def reconcile(
 
 def _active_keys(
     memo: QuietMemo,
-    prs: dict[EnvKey, PullRequest],
-    envs: dict[EnvKey, ObservedEnvironment],
+    prs: Mapping[EnvKey, PullRequest],
+    envs: Mapping[EnvKey, ObservedEnvironment],
     *,
     bp: Blueprint,
     policy: Policy,

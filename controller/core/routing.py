@@ -107,7 +107,9 @@ class _PathIndex:
     services: tuple[tuple[str, re.Pattern[str]], ...]
     databases: tuple[tuple[str, re.Pattern[str]], ...]
     memo: dict[tuple[str, ...], tuple[str, ...]]
+    service_memo: dict[tuple[str, ...], tuple[str, ...]]
     placements: dict[tuple[object, ...], _Placement | RoutingError]
+    plans: dict[tuple[object, ...], RoutePlan]  # by placement key and namespace
 
 
 _INDEXES: dict[int, tuple[Blueprint, _PathIndex]] = {}
@@ -128,7 +130,9 @@ def _index(blueprint: Blueprint) -> _PathIndex:
             (d.name, _compile((*d.migrations, d.masking_rules))) for d in blueprint.databases
         ),
         memo={},
+        service_memo={},
         placements={},
+        plans={},
     )
     if len(_INDEXES) >= 32:
         _INDEXES.clear()
@@ -138,20 +142,28 @@ def _index(blueprint: Blueprint) -> _PathIndex:
 
 def services_for_paths(blueprint: Blueprint, paths: tuple[str, ...]) -> tuple[str, ...]:
     """Services owning any of the changed paths (glob match), sorted."""
-    index = _index(blueprint).services
-    return tuple(sorted({name for name, rx in index if any(rx.match(p) for p in paths)}))
+    index = _index(blueprint)
+    return _memoised(index.service_memo, paths, index.services)
 
 
 def databases_for_paths(blueprint: Blueprint, paths: tuple[str, ...]) -> tuple[str, ...]:
     """Databases whose migrations or masking rules are changed by the paths, sorted."""
     index = _index(blueprint)
-    hit = index.memo.get(paths)
+    return _memoised(index.memo, paths, index.databases)
+
+
+def _memoised(
+    memo: dict[tuple[str, ...], tuple[str, ...]],
+    paths: tuple[str, ...],
+    patterns: tuple[tuple[str, re.Pattern[str]], ...],
+) -> tuple[str, ...]:
+    """Names whose pattern matches any path, sorted; memoised by the paths."""
+    hit = memo.get(paths)
     if hit is None:
-        found = {name for name, rx in index.databases if any(rx.match(p) for p in paths)}
-        hit = tuple(sorted(found))
-        if len(index.memo) >= 65536:
-            index.memo.clear()
-        index.memo[paths] = hit
+        hit = tuple(sorted({name for name, rx in patterns if any(rx.match(p) for p in paths)}))
+        if len(memo) >= 65536:
+            memo.clear()
+        memo[paths] = hit
     return hit
 
 
@@ -190,6 +202,16 @@ def plan_routes(
         cache[memo_key] = placement
     if isinstance(placement, RoutingError):
         raise RoutingError(placement.kind, str(placement))
+    plans = _index(blueprint).plans
+    plan = plans.get((memo_key, namespace))
+    if plan is None:
+        if len(plans) >= 4096:
+            plans.clear()
+        plan = plans[memo_key, namespace] = _route_plan(blueprint, placement, namespace)
+    return plan
+
+
+def _route_plan(blueprint: Blueprint, placement: _Placement, namespace: str) -> RoutePlan:
     targets = {RouteTarget.PR_NAMESPACE: namespace}
     routes = tuple(
         Route(src, dst, target, targets.get(target, blueprint.baseline_namespace))

@@ -7,6 +7,7 @@ see (the Kubernetes API, a simulated cluster) and hand them to `reconcile`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -198,17 +199,47 @@ class Slot:
 
 
 @dataclass(frozen=True, slots=True)
+class ObservedIndex:
+    """The observed world by key, as an observer that keeps an index hands it over.
+
+    Optional: an observer that keeps its cache indexed (an informer, the
+    in-memory cluster) passes it so that `reconcile` need not index the
+    tuples itself on every call. It must describe exactly the same world as
+    the tuples of its `ObservedState`; the mappings must not change afterwards.
+    """
+
+    environments: Mapping[EnvKey, ObservedEnvironment]
+    slots: Mapping[str, Slot]
+    unclaimed: tuple[Slot, ...]  # warming or ready slots that nobody claimed
+
+    @staticmethod
+    def of(environments: Iterable[ObservedEnvironment], slots: Iterable[Slot]) -> ObservedIndex:
+        """Index plain collections (what `reconcile` does when no index is given)."""
+        by_id = {s.id: s for s in slots}
+        unclaimed = tuple(
+            s for s in by_id.values() if s.claimed_by is None and s.state is not SlotState.CLAIMED
+        )
+        return ObservedIndex({e.key: e for e in environments}, by_id, unclaimed)
+
+
+@dataclass(frozen=True, slots=True)
 class ObservedState:
     """The observed world: environments, warm-pool slots, newest golden snapshot."""
 
     environments: tuple[ObservedEnvironment, ...] = ()
     slots: tuple[Slot, ...] = ()
     golden_generation: int = 1
+    index: ObservedIndex | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class DesiredState:
-    """What is asked for: the blueprint and the pull requests it serves."""
+    """What is asked for: the blueprint and the pull requests it serves.
+
+    `index` (optional, by key) is the pull requests as a mapping the shell keeps
+    anyway; it must hold exactly `prs` and must not change afterwards.
+    """
 
     blueprint: Blueprint
     prs: tuple[PullRequest, ...] = field(default=())
+    index: Mapping[EnvKey, PullRequest] | None = field(default=None, compare=False, repr=False)

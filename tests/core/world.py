@@ -168,18 +168,30 @@ class World:
 
     # -- driving the core ----------------------------------------------------
     def desired(self) -> DesiredState:
-        return DesiredState(self.bp, tuple(self.prs[k] for k in sorted(self.prs)))
+        """The pull requests, with the index by key that a shell keeps anyway."""
+        index = {k: self.prs[k] for k in sorted(self.prs)}
+        return DesiredState(self.bp, tuple(index.values()), index)
 
     def plan(self) -> Plan:
-        """The plan, computed incrementally (changed keys only) and checked against a
-        from-scratch computation and a full scan with the shared memo."""
+        """The plan, computed incrementally (changed keys only, from the cluster's index) and
+        checked against a from-scratch computation from plain tuples (no index) and a full
+        scan with the shared memo."""
         desired, observed = self.desired(), self.cluster.observe()
+        assert observed.index is not None
+        assert set(observed.index.environments.values()) == set(observed.environments)
         changed = self.cluster.take_changes() | self.pr_changes
         self.pr_changes = set()
         plan = reconcile(
             desired, observed, now=self.now, policy=self.policy, memo=self.memo, changed=changed
         )
-        fresh = reconcile(desired, observed, now=self.now, policy=self.policy, memo=QuietMemo())
+        plain = ObservedState(observed.environments, observed.slots, observed.golden_generation)
+        fresh = reconcile(
+            DesiredState(self.bp, desired.prs),
+            plain,
+            now=self.now,
+            policy=self.policy,
+            memo=QuietMemo(),
+        )
         scan = reconcile(desired, observed, now=self.now, policy=self.policy)
         if not plan == fresh == scan:
             raise InvariantError(f"memo changed the plan: {plan} != {fresh} (scan {scan})")
