@@ -152,9 +152,9 @@ def _swap(conn: Conn, plans: list[TablePlan], *, progress: Progress, jobs: int) 
                 run(f"ALTER TABLE {p.table.ident} {enable[state]} TRIGGER {ident}")
         if p.table.force_rls:
             run(f"ALTER TABLE {p.table.ident} FORCE ROW LEVEL SECURITY")
-        # Refresh all statistics: pg_statistic and extended statistics hold sample values
-        # (a column list would leave extended statistics of the masked columns behind).
-        run(f"ANALYZE {p.table.ident}")
+        # pg_statistic and extended statistics hold sample values: refresh them.
+        if p.analyze:
+            run(p.analyze)
     for fk in fkeys:
         for statement in fk.create:
             run(statement)
