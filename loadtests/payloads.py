@@ -10,6 +10,7 @@ only randomness is the generator passed in.
 
 from __future__ import annotations
 
+import functools
 import random
 import zlib
 from dataclasses import dataclass
@@ -85,6 +86,11 @@ def _id(text: str) -> int:
 
 
 def user(login: str) -> dict[str, Any]:
+    return dict(_user(login))
+
+
+@functools.lru_cache(maxsize=8192)  # pure in `login`; callers get a copy
+def _user(login: str) -> dict[str, Any]:
     base = f"{API}/users/{login}"
     return {
         "login": login,
@@ -123,6 +129,13 @@ _REPO_TEMPLATES = (
 
 
 def repository(full_name: str, *, pushed_at: datetime) -> dict[str, Any]:
+    repo = dict(_repository(full_name))  # the same keys in the same order, two of them set
+    repo["updated_at"] = repo["pushed_at"] = stamp(pushed_at)
+    return repo
+
+
+@functools.lru_cache(maxsize=1024)  # everything but the push time; callers get a copy
+def _repository(full_name: str) -> dict[str, Any]:
     owner, name = full_name.split("/", 1)
     base = f"{API}/repos/{full_name}"
     repo: dict[str, Any] = {
@@ -142,8 +155,8 @@ def repository(full_name: str, *, pushed_at: datetime) -> dict[str, Any]:
         repo[f"{key.replace('-', '_')}_url"] = f"{base}/{template}"
     repo |= {
         "created_at": "2019-03-11T09:12:44Z",
-        "updated_at": stamp(pushed_at),
-        "pushed_at": stamp(pushed_at),
+        "updated_at": "",
+        "pushed_at": "",
         "git_url": f"git://github.com/{full_name}.git",
         "ssh_url": f"git@github.com:{full_name}.git",
         "clone_url": f"{WEB}/{full_name}.git",
