@@ -17,7 +17,9 @@ Writes benchmarks/results/loadtest_intake.json and .md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import time
 import urllib.request
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.devcluster import Tier
+from controller.k8s import names
 from loadtests import ledger, machine
 from loadtests.fleet import load_fleet
 from loadtests.runner import LOCUSTFILES, percentile, run_locust, verify
@@ -35,6 +38,21 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 WARMUP_S = 3.0
 CPU_COLUMNS = ("webhook", "controller", "kube-apiserver", "etcd", "locust", "others")
+
+
+def api_requests(stack: Stack) -> dict[str, int]:
+    """The API server's own count of PreviewEnvironment requests so far, by verb and code."""
+    with contextlib.closing(stack.api_client()) as api:
+        text = api.rest_client.pool_manager.request("GET", f"{api.configuration.host}/metrics")
+    out: dict[str, int] = {}
+    for m in re.finditer(
+        r"^apiserver_request_total\{(.*)\} ([0-9.e+]+)$", text.data.decode(), re.M
+    ):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        if labels.get("resource") == names.PE_PLURAL and not labels.get("subresource"):
+            key = f"{labels['verb']} {labels['code']}"
+            out[key] = out.get(key, 0) + int(float(m.group(2)))
+    return out
 
 
 def scrape(url: str) -> tuple[float, float]:
@@ -53,7 +71,7 @@ def step(
         max_fail_ratio=1.0, max_p99_ms=1e9, number_base=(index + 1) * 10_000_000,
         ledger_dir=str(out / f"step-{rate}" / "ledger"),
     )  # fmt: skip
-    before = scrape(stack.url)
+    before, calls0, load0 = scrape(stack.url), api_requests(stack), os.getloadavg()[0]
     pids = component_pids(stack)
     cpu0 = {name: machine.cpu_seconds(pid) for name, pid in pids.items()}
     kids0, (busy0, total0) = machine.children_cpu_seconds(), machine.machine_cpu_seconds()
@@ -65,7 +83,8 @@ def step(
     busy1, total1 = machine.machine_cpu_seconds()
     cpu["machine_busy"] = busy1 - busy0
     cpu["others"] = cpu["machine_busy"] - sum(v for k, v in cpu.items() if k != "machine_busy")
-    after = scrape(stack.url)
+    after, calls1 = scrape(stack.url), api_requests(stack)
+    calls = {k: v - calls0.get(k, 0) for k, v in calls1.items() if v != calls0.get(k, 0)}
     entries = ledger.read(Path(settings.ledger_dir))
     t0 = entries[0].t if entries else 0.0
     steady = [e for e in entries if e.t - t0 >= WARMUP_S]
@@ -90,6 +109,12 @@ def step(
         "locust_exit_code": code,
         "stop_rules": violations,
         "load_s": round(load_s, 1),
+        "api_requests": dict(sorted(calls.items())),
+        "api_requests_per_delivery": round(
+            sum(v for k, v in calls.items() if not k.startswith("WATCH")) / max(len(entries), 1),
+            2,
+        ),
+        "load_avg_1m": [round(load0, 2), round(os.getloadavg()[0], 2)],
         "cpu_cores_used": {k: round(v / load_s, 2) for k, v in cpu.items()},
         "machine_cores": round((total1 - total0) / load_s, 2),
         "cpu_ms_per_delivery": {
@@ -191,6 +216,13 @@ def render_md(r: dict[str, Any]) -> str:
     lines += ["", "CPU milliseconds per delivery, by component:", ""]
     for s in r["steps"]:
         lines.append(f"- {s['target_per_s']}/s: {json.dumps(s['cpu_ms_per_delivery'])}")
+    lines += ["", "API server requests for PreviewEnvironments (its metrics), by verb, code:", ""]
+    for s in r["steps"]:
+        lines.append(
+            f"- {s['target_per_s']}/s: {s['api_requests_per_delivery']} per delivery (watch "
+            f"excluded), {json.dumps(s['api_requests'])}; load average (1 min) at start and "
+            f"end {s['load_avg_1m']}"
+        )
     c = r["consistency"]
     m = r["machine"]
     lines += [
