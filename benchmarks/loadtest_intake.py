@@ -72,23 +72,26 @@ def step(
         ledger_dir=str(out / f"step-{rate}" / "ledger"),
     )  # fmt: skip
     before, calls0, load0 = scrape(stack.url), api_requests(stack), os.getloadavg()[0]
-    pids = component_pids(stack)
-    cpu0 = {name: machine.cpu_seconds(pid) for name, pid in pids.items()}
-    kids0, (busy0, total0) = machine.children_cpu_seconds(), machine.machine_cpu_seconds()
+    sampler = machine.CpuSampler(component_pids(stack))
+    sampler.start()
     code, load_s, violations = run_locust(
-        stack, LOCUSTFILES / "intake.py", settings, out / f"step-{rate}"
-    )
-    cpu = {name: machine.cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
-    cpu["locust"] = machine.children_cpu_seconds() - kids0
-    busy1, total1 = machine.machine_cpu_seconds()
-    cpu["machine_busy"] = busy1 - busy0
-    cpu["others"] = cpu["machine_busy"] - sum(v for k, v in cpu.items() if k != "machine_busy")
+        stack, LOCUSTFILES / "intake.py", settings, out / f"step-{rate}",
+        on_spawn=lambda proc: sampler.add("locust", proc.pid),
+    )  # fmt: skip
+    sampler.stop()
     after, calls1 = scrape(stack.url), api_requests(stack)
     calls = {k: v - calls0.get(k, 0) for k, v in calls1.items() if v != calls0.get(k, 0)}
     entries = ledger.read(Path(settings.ledger_dir))
     t0 = entries[0].t if entries else 0.0
     steady = [e for e in entries if e.t - t0 >= WARMUP_S]
     span = (steady[-1].t - steady[0].t) if len(steady) > 1 else 1.0
+    # CPU over the steady window only: Locust's start-up and report writing are left out
+    cpu, cpu_s = sampler.used(steady[0].t, steady[-1].t) if steady else ({}, 0.0)
+    total = cpu.pop("machine_total", 0.0)
+    cpu["others"] = cpu.get("machine_busy", 0.0) - sum(
+        v for k, v in cpu.items() if k != "machine_busy"
+    )
+    in_window = sum(1 for e in steady if cpu_s and e.t <= steady[0].t + cpu_s)
     lat = [e.latency_ms for e in steady if e.status]
     writes = after[1] - before[1]
     row = {
@@ -115,10 +118,11 @@ def step(
             2,
         ),
         "load_avg_1m": [round(load0, 2), round(os.getloadavg()[0], 2)],
-        "cpu_cores_used": {k: round(v / load_s, 2) for k, v in cpu.items()},
-        "machine_cores": round((total1 - total0) / load_s, 2),
+        "cpu_window_s": round(cpu_s, 1),
+        "cpu_cores_used": {k: round(v / max(cpu_s, 1e-9), 2) for k, v in cpu.items()},
+        "machine_cores": round(total / max(cpu_s, 1e-9), 2),
         "cpu_ms_per_delivery": {
-            k: round(v / max(len(entries), 1) * 1000, 2)
+            k: round(v / max(in_window, 1) * 1000, 2)
             for k, v in cpu.items()
             if k not in ("machine_busy", "others")
         },
@@ -203,8 +207,9 @@ def render_md(r: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "CPU cores used during each step (of the machine's total; `others` is everything else "
-        "running on the shared machine):",
+        "CPU cores used during each step's steady window (after the warm-up, before Locust "
+        "stops; sampled from /proc every 0.25 s; of the machine's 2; `others` is everything "
+        "else running on the shared machine):",
         "",
         "| target/s | " + " | ".join(CPU_COLUMNS) + " |",
         "|---:|" + "---:|" * len(CPU_COLUMNS),

@@ -1,10 +1,15 @@
-"""Facts about the machine a benchmark ran on: CPU, memory, load, commit. Read-only."""
+"""Facts about the machine a benchmark ran on: CPU, memory, load, commit; CPU use over time.
+
+Read-only: it looks at /proc and git, and changes nothing.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +86,41 @@ def machine_cpu_seconds() -> tuple[float, float]:
     idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
     hz = os.sysconf("SC_CLK_TCK")
     return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+class CpuSampler(threading.Thread):
+    """CPU seconds of named processes and of the whole machine, sampled every `every_s`.
+
+    `used(t0, t1)` gives what each used between the first sample at or after
+    wall-clock time `t0` and the last at or before `t1` (so a run's start-up
+    and shutdown can be left out), with the seconds that spans.
+    """
+
+    def __init__(self, pids: dict[str, int], *, every_s: float = 0.25) -> None:
+        super().__init__(name="cpu-sampler", daemon=True)
+        self.pids, self.every_s = dict(pids), every_s
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._halt = threading.Event()
+
+    def add(self, name: str, pid: int) -> None:
+        self.pids[name] = pid
+
+    def sample(self) -> None:
+        cpu = {name: cpu_seconds(pid) for name, pid in list(self.pids.items())}
+        cpu["machine_busy"], cpu["machine_total"] = machine_cpu_seconds()
+        self.samples.append((time.time(), cpu))
+
+    def run(self) -> None:
+        while not self._halt.wait(self.every_s):
+            self.sample()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
+
+    def used(self, t0: float, t1: float) -> tuple[dict[str, float], float]:
+        inside = [s for s in self.samples if t0 <= s[0] <= t1]
+        if len(inside) < 2:
+            return {}, 0.0
+        (a_t, a), (b_t, b) = inside[0], inside[-1]
+        return {k: b[k] - a[k] for k in b if k in a}, b_t - a_t

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from controller.devcluster import ControlPlane, Tier
-from controller.devcluster.processes import spawn
+from controller.devcluster.processes import ManagedProcess, spawn
 from loadtests import consistency, ledger
 from loadtests.fleet import load_fleet
 from loadtests.settings import RunSettings
@@ -126,10 +126,12 @@ def run_locust(
     *,
     processes: int = 1,
     tick: Callable[[float], None] | None = None,
+    on_spawn: Callable[[ManagedProcess], None] | None = None,
 ) -> tuple[int | None, float, list[dict[str, Any]]]:
     """Run Locust headless against `stack` within a bound: (exit code, seconds, rule violations).
 
     The HTML report and CSV stats go to `report`; the ledger to `settings.ledger_dir`.
+    `on_spawn` is told of the Locust process once started (a benchmark samples its CPU).
     """
     ledger_dir = Path(settings.ledger_dir)
     shutil.rmtree(ledger_dir, ignore_errors=True)
@@ -139,6 +141,8 @@ def run_locust(
     report.mkdir(parents=True, exist_ok=True)
     proc = spawn("locust", locust_argv(locustfile, stack.url, report, processes),
                  log=report / "locust.log", env=env)  # fmt: skip
+    if on_spawn is not None:
+        on_spawn(proc)
     bound = settings.duration + 90.0
     t0 = time.monotonic()
     while proc.alive() and time.monotonic() - t0 < bound:
