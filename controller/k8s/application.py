@@ -4,9 +4,12 @@ Actions are grouped by environment and each group is applied in plan order
 (the core orders them: finalizer first, status after the work), groups in
 parallel on a small thread pool, pool actions last. Every action is matched
 exhaustively; each write is a server-side apply or a delete whose effect the
-next `observe.fetch` sees, so reconciling again never starts work twice.
+next cycle sees (the cache stores each response), so reconciling again never
+starts work twice.
 API failures are collected as `KubeError`s for the loop to retry; a group
-stops at its first failure. It decides nothing.
+stops at its first failure. `apply` runs a whole plan and waits; the loop's
+pipeline (controller/k8s/pipeline.py) instead runs groups one by one through
+`run_group`. It decides nothing.
 """
 
 from __future__ import annotations
@@ -61,11 +64,25 @@ class Reporter(Protocol):
 
 
 @dataclass(slots=True)
-class _EnvState:
+class EnvState:
     obj: Obj | None
     finalizer: bool
     admitted: bool
     defer: bool = False  # another metadata change follows: write both at once
+    skipped: int = 0  # actions of this group with nothing to write
+
+
+def group_actions(plan: Plan) -> tuple[dict[EnvKey, list[Action]], list[Action]]:
+    """The plan's actions by environment (in plan order), and the pool actions."""
+    groups: dict[EnvKey, list[Action]] = {}
+    pool: list[Action] = []
+    for action in plan.actions:
+        key = getattr(action, "key", None)
+        if isinstance(key, EnvKey):
+            groups.setdefault(key, []).append(action)
+        else:
+            pool.append(action)
+    return groups, pool
 
 
 class Application(StepWrites):
@@ -90,14 +107,7 @@ class Application(StepWrites):
 
     # -- the plan -------------------------------------------------------------
     def apply(self, plan: Plan, *, workers: int = 8) -> list[KubeError]:
-        groups: dict[EnvKey, list[Action]] = {}
-        pool: list[Action] = []
-        for action in plan.actions:
-            key = getattr(action, "key", None)
-            if isinstance(key, EnvKey):
-                groups.setdefault(key, []).append(action)
-            else:
-                pool.append(action)
+        groups, pool = group_actions(plan)
         errors: list[KubeError] = []
         items = list(groups.items())
         self.groups = len(items) + len(pool)
@@ -114,13 +124,20 @@ class Application(StepWrites):
                 errors.append(exc)
         return errors
 
-    def _group(self, key: EnvKey, actions: list[Action]) -> KubeError | None:
+    def env_state(self, key: EnvKey) -> EnvState:
+        """What one environment's group carries from action to action (its PE object)."""
         env = self.envs.get(key)
-        state = _EnvState(
+        return EnvState(
             obj=self.view.pes.get(key),
             finalizer=env.finalizer if env else False,
             admitted=env.admitted if env else False,
         )
+
+    def _group(
+        self, key: EnvKey, actions: list[Action], state: EnvState | None = None
+    ) -> KubeError | None:
+        """Apply one environment's actions in order; stop at the first failure."""
+        state = state if state is not None else self.env_state(key)
         for index, action in enumerate(actions):
             following = actions[index + 1] if index + 1 < len(actions) else None
             state.defer = isinstance(action, _META) and isinstance(following, _META)
@@ -139,8 +156,13 @@ class Application(StepWrites):
                 return exc
         return None
 
+    def run_group(
+        self, key: EnvKey, actions: list[Action], state: EnvState | None = None
+    ) -> KubeError | None:
+        return self._group(key, actions, state)
+
     # -- one action -------------------------------------------------------------
-    def execute(self, action: Action, state: _EnvState | None) -> None:
+    def execute(self, action: Action, state: EnvState | None) -> None:
         metrics.ACTIONS.labels(type(action).__name__).inc()
         match action:
             case AddFinalizer(key):
@@ -193,13 +215,15 @@ class Application(StepWrites):
     def _pe_meta(
         self,
         key: EnvKey,
-        state: _EnvState | None,
+        state: EnvState | None,
         *,
         finalizer: bool | None = None,
         admitted: bool | None = None,
     ) -> None:
         if state is None or state.obj is None:
             self.skipped += 1
+            if state is not None:
+                state.skipped += 1
             return  # no PreviewEnvironment left: nothing to mark
         if finalizer is not None:
             state.finalizer = finalizer
@@ -265,7 +289,7 @@ class Application(StepWrites):
             )
         )
 
-    def _report(self, key: EnvKey, status: EnvStatus, state: _EnvState | None) -> None:
+    def _report(self, key: EnvKey, status: EnvStatus, state: EnvState | None) -> None:
         env = self.envs.get(key)
         md = state.obj["metadata"] if state is not None and state.obj is not None else None
         if md is not None and md.get("deletionTimestamp") and not md.get("finalizers"):
@@ -279,6 +303,8 @@ class Application(StepWrites):
                 state.obj = None
         else:
             self.skipped += 1
+            if state is not None:
+                state.skipped += 1
         metrics.observe_transition(env.status if env else None, status)
         log.info(
             "event=phase env=%s phase=%s reason=%s",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from kubernetes import watch as k8s_watch
 from kubernetes.client import ApiClient
@@ -74,6 +74,14 @@ def kind_of(obj: Obj) -> Kind:
     return KINDS[obj["kind"]]
 
 
+class WriteListener(Protocol):
+    """Told of every successful write (an informer cache writing through)."""
+
+    def written(self, obj: Obj) -> None: ...
+
+    def gone(self, kind: Kind, name: str, namespace: str | None, obj: Obj | None) -> None: ...
+
+
 class _NoDiscovery:
     """Mayfly addresses resources by its static table: skip the client's discovery calls."""
 
@@ -88,6 +96,14 @@ class Kube:
         self.api = api
         self.dyn = DynamicClient(api, discoverer=_NoDiscovery)  # type: ignore[no-untyped-call]
         self.timeout = timeout
+        self.listener: WriteListener | None = None
+
+    def _written(self, data: Obj, kind: Kind) -> Obj:
+        if self.listener is not None and data.get("metadata"):
+            data.setdefault("apiVersion", kind.api_version)
+            data.setdefault("kind", kind.kind)
+            self.listener.written(data)
+        return data
 
     def _call(self, method: str, path: str, body: Any = None, **params: Any) -> Obj:
         try:
@@ -113,7 +129,7 @@ class Kube:
         path = kind.path(meta.get("namespace"), meta["name"])
         if subresource:
             path = f"{path}/{subresource}"
-        return self._call(
+        data = self._call(
             "patch",
             path,
             body=json.dumps(obj),
@@ -121,11 +137,12 @@ class Kube:
             field_manager=manager,
             force_conflicts=force,
         )
+        return self._written(data, kind)
 
     def create(self, obj: Obj, *, manager: str = names.FIELD_MANAGER) -> Obj:
         kind = kind_of(obj)
         path = kind.path(obj["metadata"].get("namespace"))
-        return self._call("post", path, body=obj, field_manager=manager)
+        return self._written(self._call("post", path, body=obj, field_manager=manager), kind)
 
     def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj | None:
         try:
@@ -158,9 +175,18 @@ class Kube:
         if resource_version:
             body["preconditions"] = {"resourceVersion": resource_version}
         try:
-            self._call("delete", kind.path(namespace, name), body=body)
+            data = self._call("delete", kind.path(namespace, name), body=body)
         except NotFoundError:
+            if self.listener is not None:
+                self.listener.gone(kind, name, namespace, None)
             return False
+        if self.listener is not None:
+            if data.get("kind") == kind.kind and (data.get("metadata") or {}).get(
+                "deletionTimestamp"
+            ):
+                self._written(data, kind)  # still there until its finalizers run
+            else:
+                self.listener.gone(kind, name, namespace, data if data.get("metadata") else None)
         return True
 
     def watch(

@@ -1,11 +1,15 @@
 """The controller loop: watches feed Blueprint keys into the work queue; workers reconcile.
 
 Per key (one Blueprint, the core's global view of all its pull requests):
-fetch, build the core values, `reconcile`, apply the plan, then requeue
-after `requeue_after` (or at once when the plan did something, so the next
-step starts without waiting for a watch event). Failures are retried per key
-with exponential backoff; a periodic resync re-queues every Blueprint so
-expiry and the orphan sweep run even when nothing changes.
+read the Blueprint's objects from the informer cache (controller/k8s/cache.py,
+filled by the watches and written through by every write), build the core
+values, `reconcile`, and hand the plan to the write pipeline
+(controller/k8s/pipeline.py), which writes shared effects before the cycle
+ends and the rest in the background, queueing the key again as each
+environment's writes finish; then requeue after `requeue_after`. Failures
+are retried per key (pool actions) or per environment (its writes) with
+exponential backoff; a periodic resync re-queues every Blueprint so expiry
+and the orphan sweep run even when nothing changes.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from controller.core.reconcile import reconcile
 from controller.core.schema import SchemaError
 from controller.k8s import kube, metrics, names, observe
 from controller.k8s.application import Application, Reporter
+from controller.k8s.cache import CACHED, Cache
 from controller.k8s.config import ShellConfig
 from controller.k8s.errors import ConflictError, KubeError, RetryableError
+from controller.k8s.pipeline import Pipeline, apply_pipelined
 from controller.k8s.watch import Watcher
 from controller.k8s.workqueue import WorkQueue
 
@@ -61,6 +67,8 @@ class Controller:
         self._lock = threading.Lock()
         self.cycles = 0
         self.partial_retry = 1.0
+        self.cache: Cache | None = None  # set by `run`: cycles read it instead of listing
+        self.pipeline: Pipeline | None = None  # set by `run`: writes overlap the next cycle
 
     # -- blueprints -----------------------------------------------------------
     def load_blueprints(self) -> dict[str, Blueprint]:
@@ -106,47 +114,68 @@ class Controller:
         metrics.RECONCILES.inc()
         self.cycles += 1
         started = time.perf_counter()
-        snap = observe.fetch(self.api, bp, self.cfg)
+        mark = self.pipeline.mark() if self.pipeline is not None else 0
+        if self.cache is not None:
+            snap = self.cache.snapshot(bp, self.cfg)
+        else:
+            snap = observe.fetch(self.api, bp, self.cfg)
         fetched = time.perf_counter()
         view = observe.build(bp, snap, prefix=self.cfg.policy.namespace_prefix)
         now = self.clock()
         plan = reconcile(view.desired, view.observed, now=now, policy=self.cfg.policy)
         decided = time.perf_counter()
+        dropped = 0
         try:
-            return self._apply(bp, view, plan, now)
+            delay, dropped = self._apply(bp, view, plan, now, mark)
+            return delay
         finally:
             metrics.CYCLE_SECONDS.labels("fetch").observe(fetched - started)
             metrics.CYCLE_SECONDS.labels("decide").observe(decided - fetched)
             metrics.CYCLE_SECONDS.labels("apply").observe(time.perf_counter() - decided)
             log.info(
                 "event=cycle blueprint=%s environments=%d actions=%d fetch=%.3f decide=%.3f "
-                "apply=%.3f",
+                "apply=%.3f in_flight=%d dropped=%d",
                 name,
                 len(view.observed.environments),
                 len(plan.actions),
                 fetched - started,
                 decided - fetched,
                 time.perf_counter() - decided,
+                self.pipeline.in_flight() if self.pipeline is not None else 0,
+                dropped,
             )
 
-    def _apply(self, bp: Blueprint, view: observe.View, plan: Plan, now: datetime) -> float | None:
+    def _apply(
+        self, bp: Blueprint, view: observe.View, plan: Plan, now: datetime, mark: int
+    ) -> tuple[float | None, int]:
+        """Apply `plan`: shared effects and pool actions now, the rest through the pipeline."""
         phases: dict[str, int] = {}
         for env in view.observed.environments:
             if env.status is not None:
                 phases[env.status.phase.value] = phases.get(env.status.phase.value, 0) + 1
         for phase, count in phases.items():
             metrics.ENVIRONMENTS.labels(phase).set(count)
-        if plan.actions:
-            app = Application(self.api, view, bp=bp, cfg=self.cfg, now=now, reporter=self.reporter)
-            errors = app.apply(plan, workers=self.apply_workers)
-            if errors and len(errors) >= app.groups:
-                retryable = [e for e in errors if isinstance(e, RetryableError)]
-                raise (retryable or errors)[0]  # nothing went through: back off
-            if errors:
-                return self.partial_retry  # others progressed: retry the failed soon
-            if app.skipped < len(plan.actions):
-                return 0.0  # something changed: look again now
-        return plan.requeue_after.total_seconds() if plan.requeue_after is not None else None
+        requeue = plan.requeue_after.total_seconds() if plan.requeue_after is not None else None
+        if not plan.actions:
+            return requeue, 0
+        app = Application(self.api, view, bp=bp, cfg=self.cfg, now=now, reporter=self.reporter)
+        if self.pipeline is None:  # not running: apply the whole plan and wait
+            failures = app.apply(plan, workers=self.apply_workers)
+            if failures and len(failures) >= app.groups:
+                retryable = [e for e in failures if isinstance(e, RetryableError)]
+                raise (retryable or failures)[0]  # nothing went through: back off
+            if failures:
+                return self.partial_retry, 0
+            return (0.0 if app.skipped < len(plan.actions) else requeue), 0
+        outcome = apply_pipelined(
+            app, plan, self.pipeline, blueprint=bp.name, mark=mark, workers=self.apply_workers
+        )
+        if outcome.pool_errors:
+            if not outcome.claimed:
+                retryable = [e for e in outcome.pool_errors if isinstance(e, RetryableError)]
+                raise (retryable or outcome.pool_errors)[0]  # nothing went through: back off
+            return self.partial_retry, outcome.dropped
+        return requeue, outcome.dropped
 
     def _work(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -194,7 +223,8 @@ class Controller:
             with contextlib.suppress(ConflictError):  # another replica created it
                 self.api.create(body)
 
-    def watchers(self, stop: threading.Event) -> list[Watcher]:
+    def watchers(self, stop: threading.Event, cache: Cache | None = None) -> list[Watcher]:
+        """One watch per kind: each change queues its Blueprint; `cache` gets everything."""
         owned = f"{names.MANAGED_BY}=mayfly"
         specs: list[tuple[kube.Kind, str | None]] = [
             (kube.PE, None),
@@ -204,15 +234,30 @@ class Controller:
             (kube.DEPLOYMENT, owned),
             (kube.PVC, owned),
         ]
-        return [Watcher(self.api, k, self.enqueue_object, selector=s, stop=stop) for k, s in specs]
+        if cache is not None:
+            specs += [(kube.CONFIGMAP, CACHED[kube.CONFIGMAP.kind])]
+            specs += [(kube.SNAPSHOT, CACHED[kube.SNAPSHOT.kind])]
+        return [
+            Watcher(self.api, k, self.enqueue_object, selector=s, stop=stop, sink=cache)
+            for k, s in specs
+        ]
 
-    def run(self, stop: threading.Event) -> None:
-        """Run until `stop` is set: watchers, workers and the periodic resync."""
+    def run(self, stop: threading.Event, *, sync_timeout: float = 60.0) -> None:
+        """Run until `stop` is set: watches filling the cache, workers, the periodic resync."""
         self.ensure_namespaces()
+        cache = self.cache = Cache()
+        self.api.listener = cache
         for name in self.load_blueprints():
             self.queue.add(name)
-        threads: list[threading.Thread] = list(self.watchers(stop))
-        threads += [
+        self.pipeline = Pipeline(workers=self.apply_workers, on_done=self.queue.add_after)
+        watchers = self.watchers(stop, cache)
+        for watcher in watchers:
+            watcher.start()
+        while not cache.wait_synced(0.5):  # decide only on a complete picture
+            if stop.is_set() or sync_timeout <= 0:
+                break
+            sync_timeout -= 0.5
+        threads = [
             threading.Thread(target=self._work, args=(stop,), name=f"worker-{i}", daemon=True)
             for i in range(self.workers)
         ]
@@ -229,3 +274,5 @@ class Controller:
                 except (KubeError, SchemaError, OSError) as exc:
                     log.warning("event=resync_failed error=%s", type(exc).__name__)
         self.queue.shutdown()
+        self.pipeline.shutdown()
+        self.api.listener = None
