@@ -78,7 +78,10 @@ def serve(
     )
     app = create_app(Settings(secret, repo_map, store, max_body=max_body))
     # uvloop and httptools when installed (they are dependencies); no access log on the hot path
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", access_log=False,
+        proxy_headers=False, server_header=False, date_header=False,
+    )  # fmt: skip
 
 
 @webhook_app.command("send")
