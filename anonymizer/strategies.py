@@ -175,8 +175,8 @@ def expression(rule: ColumnRule, column: Column, *, keys: Keys) -> str:
 
 
 def _pick_domain(h: str) -> str:
-    array = "ARRAY[" + ",".join(_literal(d) for d in _DOMAINS) + "]"
-    return f"({array})[1 + ((({h}) >> 40) & 255)::int % {len(_DOMAINS)}]"
+    array = "ARRAY[" + ",".join(_literal(d) for d in _DOMAINS) + "]::name[]"
+    return f"(({array})[1 + ((({h}) >> 40) & 255)::int % {len(_DOMAINS)}])::text"
 
 
 def _pseudonym(col: str, column: Column, *, keys: Keys, prefix: str) -> str:
