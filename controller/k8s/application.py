@@ -46,9 +46,9 @@ from controller.k8s import kube, metrics, names, pe
 from controller.k8s import render_namespace as rns
 from controller.k8s import render_steps as rsteps
 from controller.k8s.config import ShellConfig
-from controller.k8s.errors import ConflictError, KubeError, NotFoundError
+from controller.k8s.errors import KubeError, NotFoundError
 from controller.k8s.observe import View
-from controller.k8s.step_writes import StepWrites
+from controller.k8s.volume_writes import VolumeWrites
 
 Obj = dict[str, Any]
 log = logging.getLogger("mayfly.apply")
@@ -85,7 +85,7 @@ def group_actions(plan: Plan) -> tuple[dict[EnvKey, list[Action]], list[Action]]
     return groups, pool
 
 
-class Application(StepWrites):
+class Application(VolumeWrites):
     """Applies the actions of one plan against the API for one Blueprint's view."""
 
     def __init__(
@@ -261,34 +261,6 @@ class Application(StepWrites):
         ):
             self.api.apply(obj)
 
-    def _own_volumes(self, key: EnvKey) -> list[Obj]:
-        vols = self.view.volumes.get(self._ns(key), [])
-        return [v for v in vols if v["metadata"].get("labels", {}).get(names.CLAIMED_BY)]
-
-    def _claim(self, key: EnvKey, slot_id: str) -> None:
-        slot = self.view.slots.get(slot_id)
-        if slot is None:
-            raise ConflictError(409, "SlotGone", f"slot {slot_id} vanished before the claim")
-        for vol in self._own_volumes(key):
-            self.api.delete(kube.PVC, vol["metadata"]["name"], self.cfg.pool_namespace)
-        self.api.apply(rsteps.claim_patch(slot, key, now=self.now), manager="mayfly-claim")
-
-    def _clone(self, key: EnvKey, generation: int, attempt: int) -> None:
-        for vol in self._own_volumes(key):
-            self.api.delete(kube.PVC, vol["metadata"]["name"], self.cfg.pool_namespace)
-        self.api.apply(
-            rsteps.clone_pvc(
-                key,
-                namespace=self._ns(key),
-                attempt=attempt,
-                generation=generation,
-                snapshot=self.view.golden.get(generation),
-                blueprint=self.bp.name,
-                now=self.now,
-                cfg=self.cfg,
-            )
-        )
-
     def _report(self, key: EnvKey, status: EnvStatus, state: EnvState | None) -> None:
         env = self.envs.get(key)
         md = state.obj["metadata"] if state is not None and state.obj is not None else None
@@ -318,6 +290,5 @@ class Application(StepWrites):
     def _teardown(self, key: EnvKey, namespace: str) -> None:
         if key not in self.prs:
             metrics.ORPHANS_REMOVED.inc()
+        self._drop_volumes(key)
         self.api.delete(kube.NAMESPACE, namespace)
-        for vol in self._own_volumes(key):
-            self.api.delete(kube.PVC, vol["metadata"]["name"], self.cfg.pool_namespace)

@@ -6,9 +6,11 @@ so a claim would stay Pending forever. With `mayfly controller run
 namespace labelled `app.kubernetes.io/managed-by=mayfly`, a hostPath
 PersistentVolume pre-bound to it (`claimRef`); kube-controller-manager's
 PV binder then binds them, so the volume step completes through the real
-binding path. Released volumes are deleted. Never enable it in production:
-it ignores `dataSource` (the clone is empty) and needs `persistentvolumes`
-RBAC that the production role does not grant.
+binding path. Like a provisioner's StorageClass, it gives them reclaim policy
+`Delete`, and deletes released or failed ones unless someone set `Retain`
+(a warm slot being handed over to a PR namespace). Never enable it in production:
+it ignores `dataSource` (the clone is empty) and needs to create
+PersistentVolumes, which the production role may not.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def bind_pending(api: kube.Kube, namespace: str) -> int:
             "spec": {
                 "capacity": {"storage": size},
                 "accessModes": spec.get("accessModes", ["ReadWriteOnce"]),
-                "persistentVolumeReclaimPolicy": "Retain",
+                "persistentVolumeReclaimPolicy": "Delete",
                 "storageClassName": spec.get("storageClassName") or "",
                 "hostPath": {"path": f"/tmp/mayfly-dev-volumes/{pv_name}"},
                 "claimRef": {
@@ -58,6 +60,8 @@ def bind_pending(api: kube.Kube, namespace: str) -> int:
             pass
     volumes, _ = api.list(kube.PV, selector=f"{names.MANAGED_BY}=mayfly-dev-binder")
     for vol in volumes:
+        if (vol.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Retain":
+            continue  # kept on purpose: a hand-over in progress
         if (vol.get("status") or {}).get("phase") in ("Released", "Failed"):
             api.delete(kube.PV, vol["metadata"]["name"])
     return created

@@ -5,7 +5,9 @@ lists, consistent reads from the API server, so the effect of every write
 made before is visible: the actions contract). `build` is pure: it turns
 those lists into core values, deriving each step's record from the object
 that embodies it (volume: the PVC; migrations and masking: the newest Job;
-deploy and routes: the step marker plus the Deployments). Nothing here writes.
+deploy and routes: the step marker plus the Deployments; a claimed warm slot
+counts once its volume is handed over to the PR namespace's PVC). Nothing
+here writes.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def fetch(api: kube.Kube, bp: Blueprint, cfg: ShellConfig) -> Snapshot:
     repos = set(bp.repositories)
     snap = Snapshot(pes=[o for o in pes if (o.get("spec") or {}).get("repository") in repos])
     snap.namespaces, _ = api.list(kube.NAMESPACE, selector=f"{names.MANAGED}=true,{sel}")
-    snap.volumes, _ = api.list(kube.PVC, namespace=cfg.pool_namespace, selector=sel)
+    snap.volumes, _ = api.list(kube.PVC, selector=sel)  # pool PVCs and PR database PVCs
     snap.jobs, _ = api.list(kube.JOB, selector=sel)
     snap.deployments, _ = api.list(kube.DEPLOYMENT, selector=sel)
     snap.markers, _ = api.list(kube.CONFIGMAP, selector=f"{sel},{names.STEP}")
@@ -152,8 +154,9 @@ def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
         steps: list[StepRecord] = []
         own = [v for v in volumes.get(env_name, []) if labels_of(v).get(names.CLAIMED_BY)]
         slot_id = meta_of(_newest(own))["name"] if own else None
-        if own:
-            steps.append(volume_record(_newest(own)))
+        handed = [v for v in own if labels_of(v).get(names.COMPONENT) != "slot"]
+        if handed:  # a locked pool slot is a hand-over still under way: no record yet
+            steps.append(volume_record(_newest(handed)))
         for step in (Step.MIGRATIONS, Step.MASKING):
             mine = [j for j in jobs.get(env_name, []) if labels_of(j).get(names.STEP) == step]
             if mine:

@@ -101,6 +101,8 @@ CONTROLLER_MAY = [
     ("patch", "virtualservices.networking.istio.io", MANAGED),
     ("create", "destinationrules.networking.istio.io", MANAGED),
     ("create", "sidecars.networking.istio.io", MANAGED),
+    ("patch", "persistentvolumes", None),
+    ("delete", "persistentvolumes", None),
     ("create", "leases.coordination.k8s.io", "mayfly-system"),
     ("update", "leases.coordination.k8s.io:mayfly-controller", "mayfly-system"),
 ]
@@ -119,6 +121,7 @@ CONTROLLER_MAY_NOT = [
     ("create", "pods/exec", MANAGED),
     ("create", "pods", "kube-system"),
     ("patch", "nodes", None),
+    ("create", "persistentvolumes", None),
     ("update", "leases.coordination.k8s.io:kube-scheduler", "mayfly-system"),
     ("create", "leases.coordination.k8s.io", "kube-system"),
     ("create", "previewenvironments.mayfly.dev", "mayfly-system"),

@@ -204,9 +204,8 @@ class Scenario:
         ]  # fmt: skip
 
     def volumes(self, number: int) -> list[dict[str, Any]]:
-        items, _ = self.api.list(
-            kube.PVC, namespace=self.pool, selector=f"{names.CLAIMED_BY}={self.env_ns(number)}"
-        )
+        """The environment's PVCs: clones in the pool namespace, its handed-over database PVC."""
+        items, _ = self.api.list(kube.PVC, selector=f"{names.CLAIMED_BY}={self.env_ns(number)}")
         return items
 
 

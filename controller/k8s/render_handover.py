@@ -1,0 +1,99 @@
+"""Pure manifests of a warm slot's hand-over from the pool namespace to a PR namespace.
+
+A PVC cannot be mounted across namespaces, so a claimed slot changes hands
+the standard Kubernetes way: its PersistentVolume is kept (`Retain`) and
+labelled for the environment, its `claimRef` is re-pointed (without a uid) to
+the PR namespace's PVC, which names the volume in `spec.volumeName`; the
+PersistentVolume binder then binds the two, and the pool PVC is deleted. On
+teardown the volume's reclaim policy goes back to `Delete`, so it is removed
+with the PR's PVC. Apply bodies only; no I/O, no decisions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from controller.core.schema import encode
+from controller.core.types import EnvKey
+from controller.k8s import names
+from controller.k8s.render_namespace import env_labels, meta
+from controller.k8s.render_steps import key_annotations
+
+Obj = dict[str, Any]
+
+
+def _pv(name: str, spec: Obj, labels: dict[str, str] | None = None) -> Obj:
+    md: Obj = {"name": name}
+    if labels:
+        md["labels"] = labels
+    return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": md, "spec": spec}
+
+
+def hold_volume(pv_name: str, key: EnvKey, *, slot: str, blueprint: str) -> Obj:
+    """Keep the slot's volume when its pool PVC goes, and label it for the environment."""
+    labels = {
+        names.MANAGED: "true",
+        names.ENV: names.env_name(key),
+        names.BLUEPRINT: blueprint,
+        names.SLOT: slot,
+    }
+    return _pv(pv_name, {"persistentVolumeReclaimPolicy": "Retain"}, labels)
+
+
+def point_volume(pv_name: str, *, namespace: str) -> Obj:
+    """Reserve the volume for the PR namespace's PVC (no uid: the binder completes it)."""
+    ref = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "namespace": namespace,
+        "name": names.DB_VOLUME,
+        # claimRef merges field by field: empty values clear the old claim's
+        "uid": "",
+        "resourceVersion": "",
+    }
+    return _pv(pv_name, {"claimRef": ref})
+
+
+def release_volume(pv_name: str) -> Obj:
+    """Let the volume go with its claim (teardown): the provisioner deletes it."""
+    return _pv(pv_name, {"persistentVolumeReclaimPolicy": "Delete"})
+
+
+def database_pvc(
+    key: EnvKey,
+    *,
+    namespace: str,
+    slot: str,
+    volume: Obj,
+    blueprint: str,
+    started: datetime,
+) -> Obj:
+    """The PR namespace's database PVC, pre-bound to the handed-over volume."""
+    spec = volume.get("spec") or {}
+    labels = {
+        **env_labels(key, blueprint=blueprint),
+        names.CLAIMED_BY: names.env_name(key),
+        names.ATTEMPT: "1",
+        names.COMPONENT: "database",
+    }
+    annotations = {
+        names.STARTED_AT: encode(started),
+        names.DETAIL: f"slot:{slot}",
+        **key_annotations(key),
+    }
+    pvc_spec: Obj = {
+        "accessModes": list(spec.get("accessModes") or ["ReadWriteOnce"]),
+        "resources": {"requests": {"storage": (spec.get("capacity") or {}).get("storage", "1Gi")}},
+        # explicit, even when empty: a default StorageClass must not be filled in
+        "storageClassName": spec.get("storageClassName") or "",
+        "volumeName": volume["metadata"]["name"],
+    }
+    if spec.get("volumeMode"):
+        pvc_spec["volumeMode"] = spec["volumeMode"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": meta(names.DB_VOLUME, namespace, labels, annotations),
+        "spec": pvc_spec,
+    }

@@ -1,0 +1,102 @@
+"""A claimed warm slot becomes the PR namespace's database volume (cluster tier).
+
+The slot's PersistentVolume is handed over: the PR namespace's PVC is bound
+to it, the pool PVC is gone, the pool is replenished, and after `closed`
+nothing of the environment is left (PVC, volume, namespace). A hand-over
+interrupted half-way (a crash) is completed by the next controller.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from controller.core.types import EnvKey
+from controller.k8s import kube, names
+from controller.k8s import render_handover as rhand
+from controller.k8s import render_steps as rsteps
+from controller.k8s.volume_writes import HOLD
+from tests.k8s.harness import Scenario, eventually
+from tests.k8s.plane import mayfly_cluster_fixture  # noqa: F401
+
+pytestmark = pytest.mark.cluster
+
+SHA = "5d" * 20
+
+
+def _slots(s: Scenario) -> list[dict[str, Any]]:
+    items, _ = s.api.list(kube.PVC, namespace=s.pool, selector=f"{names.COMPONENT}=slot")
+    return [o for o in items if (o.get("status") or {}).get("phase") == "Bound"]
+
+
+def _free_slot(s: Scenario) -> dict[str, Any] | None:
+    free = [o for o in _slots(s) if names.CLAIMED_BY not in o["metadata"]["labels"]]
+    return free[0] if free else None
+
+
+def _assert_handed_over(s: Scenario, slot: dict[str, Any]) -> str:
+    ns, pv_name = s.env_ns(1), slot["spec"]["volumeName"]
+    pvc = s.api.get(kube.PVC, names.DB_VOLUME, ns) or {}
+    assert pvc["status"]["phase"] == "Bound", (pvc, s.api.get(kube.PV, pv_name))
+    assert pvc["spec"]["volumeName"] == pv_name
+    assert pvc["metadata"]["annotations"][names.DETAIL] == f"slot:{slot['metadata']['name']}"
+    pv = s.api.get(kube.PV, pv_name) or {}
+    ref = pv["spec"]["claimRef"]
+    assert (ref["namespace"], ref["name"], ref["uid"]) == (
+        ns,
+        names.DB_VOLUME,
+        pvc["metadata"]["uid"],
+    )
+    assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    assert s.api.get(kube.PVC, slot["metadata"]["name"], s.pool) is None
+    return str(pv_name)
+
+
+def _close_and_check_gone(s: Scenario, url: str, pv_name: str) -> None:
+    assert s.send(url, "closed", 1, SHA).status_code == 200
+    eventually(
+        "namespace gone", lambda: s.api.get(kube.NAMESPACE, s.env_ns(1)) is None, timeout=120
+    )
+    eventually("Gone", lambda: s.phase(1) == "Gone")
+    assert s.volumes(1) == []
+    eventually("volume deleted", lambda: s.api.get(kube.PV, pv_name) is None, timeout=60)
+
+
+def test_claimed_slot_becomes_the_pr_database_volume(mayfly_cluster: Any, tmp_path: Any) -> None:
+    s = Scenario(mayfly_cluster, tmp_path, bp_overrides={"pool": {"defaultSize": 1}})
+    with s.controller(), s.webhook() as url:
+        slot = eventually("a ready slot", lambda: _free_slot(s))
+        assert s.send(url, "opened", 1, SHA).status_code == 200
+        eventually("Ready", lambda: s.phase(1) == "Ready")
+        pv_name = _assert_handed_over(s, slot)
+        phases = [t["phase"] for t in (s.pe(1) or {})["status"]["phaseTimestamps"]]
+        assert "Cloning" not in phases
+        fresh = eventually("pool replenished", lambda: _free_slot(s))
+        assert fresh["spec"]["volumeName"] != pv_name
+        _close_and_check_gone(s, url, pv_name)
+
+
+def test_interrupted_handover_leaves_nothing_behind(mayfly_cluster: Any, tmp_path: Any) -> None:
+    """A controller died after locking the slot and keeping its volume. The next one sees
+    no volume record: it resumes the hand-over when the core claims a slot, or releases
+    the half-handed volume when the core clones instead (here: the only slot is locked)."""
+    s = Scenario(mayfly_cluster, tmp_path, bp_overrides={"pool": {"defaultSize": 1}})
+    with s.controller():
+        slot = eventually("a ready slot", lambda: _free_slot(s))
+    key = EnvKey(s.repo, 1)
+    with s.webhook() as url:  # the PR is opened while no controller runs
+        assert s.send(url, "opened", 1, SHA).status_code == 200
+    # what the dead controller managed to write: the lock and the kept volume
+    s.api.apply(rsteps.claim_patch(slot, key, now=datetime.now(UTC)), manager="mayfly-claim")
+    pv_name, slot_name = slot["spec"]["volumeName"], slot["metadata"]["name"]
+    s.api.apply(rhand.hold_volume(pv_name, key, slot=slot_name, blueprint=s.blueprint),
+                manager=HOLD)  # fmt: skip
+    with s.controller(), s.webhook() as url:
+        eventually("Ready", lambda: s.phase(1) == "Ready")
+        (volume,) = s.volumes(1)
+        assert volume["status"]["phase"] == "Bound"
+        assert s.api.get(kube.PVC, slot_name, s.pool) is None
+        eventually("half-handed volume released", lambda: s.api.get(kube.PV, pv_name) is None)
+        _close_and_check_gone(s, url, volume["spec"]["volumeName"])
