@@ -10,9 +10,10 @@ cap on concurrent provisions. Pure: counts in, decisions out.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 from controller.core.types import EnvKey, Reason
 
@@ -39,8 +40,11 @@ def _order(c: Candidate) -> tuple[int, datetime, EnvKey]:
     return (-c.priority, c.since, c.key)
 
 
+_NOBODY = Decision((), MappingProxyType({}))
+
+
 def decide(
-    candidates: Iterable[Candidate],
+    candidates: Collection[Candidate],
     *,
     live_by_team: Mapping[str, int],
     quota_of: Mapping[str, int],
@@ -49,6 +53,8 @@ def decide(
     cap: int,
 ) -> Decision:
     """Admit greedily in fair order until quotas or the global cap stop it."""
+    if not candidates:
+        return _NOBODY
     by_team: dict[str, list[Candidate]] = {}
     for cand in candidates:
         by_team.setdefault(cand.team, []).append(cand)
