@@ -1,10 +1,10 @@
 """A lean asyncio client for the webhook's hot path: PreviewEnvironments in one namespace.
 
 The official client costs about 1.3 ms of CPU per call here and holds a
-thread per call in flight; this one runs on the event loop (aiohttp, raw
-JSON, one keep-alive pool) and knows five calls: get, create, apply (with
-the `metadata.resourceVersion` in the body as a precondition), list and
-watch. Server, TLS and credentials come from the official client's
+thread per call in flight; this one runs on the event loop (`http1` for
+calls, aiohttp for the watch stream; raw JSON, keep-alive) and knows five
+calls: get, create, apply (with the `metadata.resourceVersion` in the body
+as a precondition), list and watch. Server, TLS and credentials come from the official client's
 `Configuration` (so kubeconfig and in-cluster rules stay its own).
 Failures leave as `controller.k8s.errors` types, mapped by `classify`.
 It decides nothing and caches nothing.
@@ -12,25 +12,29 @@ It decides nothing and caches nothing.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
+import httptools
 import orjson
 from kubernetes.client import Configuration
 from kubernetes.client.exceptions import ApiException
 
 from controller.k8s import kube
 from controller.k8s.errors import KubeError, NotFoundError, RetryableError, classify
+from controller.webhook.http1 import Http1
 
 Obj = dict[str, Any]
 APPLY = "application/apply-patch+yaml"
 
 
-def _ssl(cfg: Configuration) -> ssl.SSLContext | bool:
+def _ssl(cfg: Configuration) -> ssl.SSLContext | None:
     if not cfg.host.startswith("https"):
-        return False
+        return None
     ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert)
     if not cfg.verify_ssl:
         ctx.check_hostname = False
@@ -54,19 +58,26 @@ class ApiServer:
     ) -> None:
         self.cfg, self.namespace, self.pool, self.timeout = cfg, namespace, pool, timeout
         self.collection = kube.PE.path(namespace)
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None  # the watch
+        self._http: Http1 | None = None  # everything else
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(ssl=_ssl(self.cfg), limit=self.pool)
+        tls = _ssl(self.cfg)
+        url = urlsplit(self.cfg.host)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        self._http = Http1(url.hostname or "localhost", port, ssl_context=tls,
+                           limit=self.pool)  # fmt: skip
         self._session = aiohttp.ClientSession(
             self.cfg.host,
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            connector=aiohttp.TCPConnector(ssl=tls if tls is not None else False, limit=2),
             read_bufsize=4 * 1024 * 1024,  # a watch event is one line
             skip_auto_headers=("User-Agent",),
         )
 
     async def stop(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -84,17 +95,18 @@ class ApiServer:
         self, method: str, path: str, *, body: bytes | None = None, content_type: str = "",
         params: dict[str, str] | None = None,
     ) -> Obj:  # fmt: skip
-        if self._session is None:
+        if self._http is None:
             raise RuntimeError("ApiServer.start() was not awaited")
+        target = f"{path}?{urlencode(params)}" if params else path
         try:
-            async with self._session.request(
-                method, path, data=body, params=params, headers=self._headers(content_type)
-            ) as resp:
-                data = await resp.read()
-                if resp.status >= 400:
-                    raise _error(resp.status, data, resp.headers)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            async with asyncio.timeout(self.timeout):
+                status, headers, data = await self._http.request(
+                    method, target, headers=self._headers(content_type), body=body or b""
+                )
+        except (TimeoutError, OSError, httptools.HttpParserError) as exc:
             raise RetryableError(0, "ConnectionError", type(exc).__name__) from exc
+        if status >= 400:
+            raise _error(status, data, headers)
         obj: Obj = orjson.loads(data or b"{}")
         return obj
 
