@@ -235,7 +235,13 @@ def render_md(r: dict[str, Any]) -> str:
         f"Highest step meeting p99 < 200 ms: **{r['max_rate_meeting_p99_200ms']}/s**; "
         f"highest achieved rate: **{r['max_achieved_per_s']}/s**.",
         f"Consistency over all steps: ok={c['ok']}, pull requests {c['expected_prs']}, "
-        f"environments {c['environments']}, problems {c['problems']}.",
+        f"environments {c['environments']}, lost {c['problems'].get('lost', 0)}, "
+        f"duplicated {c['problems'].get('duplicated', 0)}, problems {c['problems']}.",
+        "",
+        "The webhook under test is `mayfly webhook serve` (uvicorn with httptools and uvloop): "
+        "PreviewEnvironments decided on a watch cache and written with one create or one "
+        "server-side apply carrying the cached resourceVersion per delivery; 2xx only after "
+        "the API server accepted the write.",
         "",
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['mem_gib']} GiB, Python {m['python']}, "
         f"commit {m['commit']}. The CPU is shared with other engineers' work and with the load "
