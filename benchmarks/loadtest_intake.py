@@ -55,6 +55,12 @@ def api_requests(stack: Stack) -> dict[str, int]:
     return out
 
 
+def webhook_conflicts(stack: Stack) -> int:
+    """409s the webhook met so far (each costs a fresh read and another write), from its log."""
+    log = stack.workdir / "logs" / "webhook.log"
+    return log.read_text(errors="replace").count("event=write_conflict") if log.exists() else 0
+
+
 def scrape(url: str) -> tuple[float, float]:
     """(sum, count) of the webhook's mayfly_webhook_write_seconds histogram."""
     text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
@@ -72,6 +78,7 @@ def step(
         ledger_dir=str(out / f"step-{rate}" / "ledger"),
     )  # fmt: skip
     before, calls0, load0 = scrape(stack.url), api_requests(stack), os.getloadavg()[0]
+    conflicts0 = webhook_conflicts(stack)
     sampler = machine.CpuSampler(component_pids(stack))
     sampler.start()
     code, load_s, violations = run_locust(
@@ -113,6 +120,7 @@ def step(
         "stop_rules": violations,
         "load_s": round(load_s, 1),
         "api_requests": dict(sorted(calls.items())),
+        "webhook_write_conflicts": webhook_conflicts(stack) - conflicts0,
         "api_requests_per_delivery": round(
             sum(v for k, v in calls.items() if not k.startswith("WATCH")) / max(len(entries), 1),
             2,
@@ -225,8 +233,9 @@ def render_md(r: dict[str, Any]) -> str:
     for s in r["steps"]:
         lines.append(
             f"- {s['target_per_s']}/s: {s['api_requests_per_delivery']} per delivery (watch "
-            f"excluded), {json.dumps(s['api_requests'])}; load average (1 min) at start and "
-            f"end {s['load_avg_1m']}"
+            f"excluded), {json.dumps(s['api_requests'])}; the webhook's 409s "
+            f"{s['webhook_write_conflicts']}; load average (1 min) at start and end "
+            f"{s['load_avg_1m']}"
         )
     c = r["consistency"]
     m = r["machine"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 
 from starlette.concurrency import run_in_threadpool
 
@@ -28,6 +29,8 @@ from controller.webhook.apiserver import ApiServer
 from controller.webhook.cache import Entry, EnvCache
 from controller.webhook.events import Event, Verdict, decide, merged_spec
 from controller.webhook.store import PathSource, needs_paths, render
+
+log = logging.getLogger("mayfly.webhook.store")
 
 
 class CachedStore:
@@ -93,6 +96,7 @@ class CachedStore:
                     written = await self.api.apply(body, manager=names.WEBHOOK_FIELD_MANAGER)
             except ConflictError:
                 self.conflicts += 1  # someone wrote first (or the cache lagged): look again
+                log.info("event=write_conflict delivery=%s name=%s", event.delivery, name)
                 entry, fresh = await self._read(name), True
                 continue
             except NotFoundError:
