@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from controller.k8s import kube, names
 from controller.k8s.errors import ConflictError, KubeError
@@ -24,13 +25,22 @@ from controller.k8s.errors import ConflictError, KubeError
 log = logging.getLogger("mayfly.devbinder")
 
 
-def bind_pending(api: kube.Kube, namespace: str) -> int:
-    """One pass: a PV for every pending claim; delete released ones. Returns PVs created."""
+Fails = Callable[[kube.Obj], bool]
+
+
+def bind_pending(api: kube.Kube, namespace: str, *, fails: Fails | None = None) -> int:
+    """One pass: a PV for every pending claim; delete released ones. Returns PVs created.
+
+    `fails(claim)` (tests: a storage fault) leaves that claim Pending, as a
+    provisioner that cannot create the volume would.
+    """
     created = 0
     claims, _ = api.list(kube.PVC, namespace=namespace, selector=f"{names.MANAGED_BY}=mayfly")
     for pvc in claims:
         md, spec = pvc["metadata"], pvc.get("spec") or {}
         if (pvc.get("status") or {}).get("phase") != "Pending" or md.get("deletionTimestamp"):
+            continue
+        if fails is not None and fails(pvc):
             continue
         size = spec.get("resources", {}).get("requests", {}).get("storage", "1Gi")
         pv_name = f"mayfly-dev-{md['uid'][:18]}"
@@ -67,9 +77,16 @@ def bind_pending(api: kube.Kube, namespace: str) -> int:
     return created
 
 
-def run(api: kube.Kube, namespace: str, stop: threading.Event, *, period: float = 0.5) -> None:
+def run(
+    api: kube.Kube,
+    namespace: str,
+    stop: threading.Event,
+    *,
+    period: float = 0.5,
+    fails: Fails | None = None,
+) -> None:
     while not stop.wait(period):
         try:
-            bind_pending(api, namespace)
+            bind_pending(api, namespace, fails=fails)
         except KubeError as exc:
             log.warning("event=dev_binder_failed status=%s", exc.status)
