@@ -98,7 +98,8 @@ def run(
         storage_class=storage_class,
         policy=Policy(max_attempts=max_attempts),
     )
-    api = kube.connect(kubeconfig, pool=max(apply_workers, 8) + 8)
+    # connections: the cycle's writers and the pipeline's (apply_workers each), the watches
+    api = kube.connect(kubeconfig, pool=2 * max(apply_workers, 8) + 16)
     reporter = None
     if github_api:
         reporter = DeploymentsReporter(GitHub(github_api, token=os.environ.get(github_token_env)))
@@ -117,7 +118,9 @@ def run(
     def lead(stop: threading.Event) -> None:
         if dev_volume_binder:
             threading.Thread(
-                target=binder.run, args=(api, pool_namespace, stop), daemon=True
+                target=binder.run,
+                args=(kube.connect(kubeconfig, pool=2), pool_namespace, stop),  # own connections
+                daemon=True,
             ).start()
         ctl.run(stop)
 
