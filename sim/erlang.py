@@ -34,6 +34,7 @@ def mmc_params(
     """Parameters under which the simulation is an M/M/c queue."""
     overrides: dict[str, Any] = {
         "run.days": days,
+        "run.blueprint": "sim/params/mmc-blueprint.yaml",  # one service, no database
         "workload.profile": "constant",
         "workload.constant_rate_per_hour": lam_per_hour,
         "workload.lifetime_merged": {"kind": "constant", "scale": lifetime_s, "sigma": 0.0},

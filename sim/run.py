@@ -10,9 +10,11 @@ decisions about environments.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import random
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -113,6 +115,21 @@ def metrics_sampler(env: simpy.Environment, shell: ControllerShell, every: float
         yield env.timeout(every)
 
 
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while the model runs.
+
+    A run allocates millions of short-lived values and few cycles; with the
+    default thresholds the collector took about 8% of a 10-day run.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(50_000, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def _start_life(env: simpy.Environment, plan: PullRequestPlan, shell: ControllerShell) -> None:
     env.process(pull_request_life(env, plan, shell))
 
@@ -168,12 +185,13 @@ def simulate(
     env.process(controller_outages(env, shell, params.faults))
     events = 0
     next_report = 0.0
-    while env.peek() < until:
-        env.step()
-        events += 1
-        if progress is not None and env.now >= next_report:
-            progress(min(env.now / until, 1.0))
-            next_report = env.now + until / 200
+    with _fewer_collections():
+        while env.peek() < until:
+            env.step()
+            events += 1
+            if progress is not None and env.now >= next_report:
+                progress(min(env.now / until, 1.0))
+                next_report = env.now + until / 200
     if progress is not None:
         progress(1.0)
     cluster.now = shell.now()
