@@ -37,6 +37,7 @@ from controller.core.actions import (
     RunMigrations,
     TearDown,
 )
+from controller.core.snapshot import Snapshots
 from controller.core.types import (
     EnvKey,
     EnvStatus,
@@ -107,16 +108,11 @@ class InMemoryCluster:
         # observe() hands out the same objects for what did not change, as an
         # informer cache does (reconcile's memory of quiet environments relies on
         # it), with an index by key; the snapshot is copied (in C) only on change
-        self._views: dict[EnvKey, ObservedEnvironment] = {}
+        self._views: Snapshots[EnvKey, ObservedEnvironment] = Snapshots()
         self._dirty: set[EnvKey] = set()
+        self._slot_views: Snapshots[str, Slot] = Snapshots()
         self._unclaimed: dict[str, Slot] = {}
-        self._slots_changed = True
         self._unclaimed_view: tuple[Slot, ...] | None = None
-        self._env_snapshot: tuple[
-            tuple[ObservedEnvironment, ...], dict[EnvKey, ObservedEnvironment]
-        ]
-        self._env_snapshot = ((), {})
-        self._slot_snapshot: tuple[tuple[Slot, ...], dict[str, Slot]] = ((), {})
         self._state: ObservedState | None = None
         self._changes: set[EnvKey] = set()
 
@@ -124,26 +120,18 @@ class InMemoryCluster:
     def observe(self) -> ObservedState:
         if self._state is not None and self._state.golden_generation == self.golden_generation:
             return self._state
-        if self._dirty:
-            for key in self._dirty:
-                env = self._envs.get(key)
-                if env is None:
-                    self._views.pop(key, None)
-                else:
-                    self._views[key] = self._view(env)
-            self._dirty.clear()
-            envs = dict(self._views)
-            self._env_snapshot = (tuple(envs.values()), envs)
-        if self._slots_changed:
-            slots = dict(self._slots)
-            self._slot_snapshot = (tuple(slots.values()), slots)
-            self._slots_changed = False
+        for key in self._dirty:
+            env = self._envs.get(key)
+            if env is None:
+                self._views.pop(key)
+            else:
+                self._views[key] = self._view(env)
+        self._dirty.clear()
         if self._unclaimed_view is None:
             self._unclaimed_view = tuple(self._unclaimed.values())
-        env_tuple, env_index = self._env_snapshot
-        slot_tuple, slot_index = self._slot_snapshot
-        index = ObservedIndex(env_index, slot_index, self._unclaimed_view)
-        self._state = ObservedState(env_tuple, slot_tuple, self.golden_generation, index)
+        envs, slots = self._views.snapshot(), self._slot_views.snapshot()
+        index = ObservedIndex(envs, slots, self._unclaimed_view)
+        self._state = ObservedState(envs.values(), slots.values(), self.golden_generation, index)
         return self._state
 
     def ready_slots(self) -> int:
@@ -181,7 +169,8 @@ class InMemoryCluster:
     def _put_slot(self, slot: Slot) -> None:
         """Every change of a slot goes through here and `_drop_slot` (the index follows)."""
         self._slots[slot.id] = slot
-        self._slots_changed, self._state = True, None
+        self._slot_views[slot.id] = slot
+        self._state = None
         if slot.claimed_by is None and slot.state is not SlotState.CLAIMED:
             self._unclaimed[slot.id] = slot
             self._unclaimed_view = None
@@ -190,13 +179,13 @@ class InMemoryCluster:
 
     def _drop_slot(self, slot_id: str) -> None:
         if self._slots.pop(slot_id, None) is not None:
-            self._slots_changed, self._state = True, None
+            self._slot_views.pop(slot_id)
+            self._state = None
             if self._unclaimed.pop(slot_id, None) is not None:
                 self._unclaimed_view = None
 
     def env(self, key: EnvKey) -> ObservedEnvironment | None:
-        self.observe()
-        return self._views.get(key)
+        return self.observe().index.environments.get(key)  # type: ignore[union-attr]
 
     def pending(self) -> list[Op]:
         return list(self._ops.values())

@@ -7,7 +7,7 @@ see (the Kubernetes API, a simulated cluster) and hand them to `reconcile`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -226,8 +226,8 @@ class ObservedIndex:
 class ObservedState:
     """The observed world: environments, warm-pool slots, newest golden snapshot."""
 
-    environments: tuple[ObservedEnvironment, ...] = ()
-    slots: tuple[Slot, ...] = ()
+    environments: Collection[ObservedEnvironment] = ()  # a tuple, or a view of `index`
+    slots: Collection[Slot] = ()
     golden_generation: int = 1
     index: ObservedIndex | None = field(default=None, compare=False, repr=False)
 
