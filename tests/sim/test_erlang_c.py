@@ -11,7 +11,7 @@ deploy step). Checked three ways:
    5%. The mean wait's relative error falls only like 1/sqrt(n) with strong
    autocorrelation (about 6% standard error at 10,000 customers and rho 0.5),
    so the runs are sized for about 3% (checked by batch means) and take
-   about a minute each (about 2 ms CPU per customer with the real core);
+   60-85 s each (about 1-2 ms CPU per customer with the real core);
 2. path-wise, fast: on each simulated run, the admission times the core
    produced are exactly the service-start times of a first-come-first-served
    c-server queue fed with the same arrival times and service durations (any
