@@ -160,6 +160,7 @@ def main() -> None:
     ap.add_argument("--controller", action="store_true", help="run the controller during the steps")
     ap.add_argument("--work", type=Path, default=Path("/tmp/mayfly-bench-intake"))
     ap.add_argument("--name", default="loadtest_intake")
+    ap.add_argument("--note", default="", help="a paragraph for the report (what the run shows)")
     args = ap.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     facts = machine.facts()
@@ -189,6 +190,7 @@ def main() -> None:
         "consistency": consistency,
         "machine": facts,
         "wall_s": round(time.monotonic() - started, 1),
+        "note": args.note,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -259,6 +261,8 @@ def render_md(r: dict[str, Any]) -> str:
         f"- after: `{m['uptime_after']}`",
         "",
     ]
+    if r.get("note"):
+        lines += [r["note"], ""]
     return "\n".join(lines)
 
 
