@@ -15,6 +15,7 @@ pipeline (controller/k8s/pipeline.py) instead runs groups one by one through
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -194,9 +195,10 @@ class Application(VolumeWrites):
             case TearDown(key, namespace, _slot_id):
                 self._teardown(key, namespace)
             case ReplenishPool(slot_ids, generation):
-                for slot_id in slot_ids:
-                    snapshot = self.view.golden.get(generation)
-                    self.api.apply(
+                snapshot = self.view.golden.get(generation)
+                self._each(
+                    slot_ids,
+                    lambda slot_id: self.api.apply(
                         rsteps.slot_pvc(
                             slot_id,
                             generation=generation,
@@ -204,12 +206,28 @@ class Application(VolumeWrites):
                             blueprint=self.bp.name,
                             cfg=self.cfg,
                         )
-                    )
+                    ),
+                )
             case DrainSlots(slot_ids):
-                for slot_id in slot_ids:
-                    self.api.delete(kube.PVC, slot_id, self.cfg.pool_namespace)
+                self._each(
+                    slot_ids,
+                    lambda slot_id: self.api.delete(kube.PVC, slot_id, self.cfg.pool_namespace),
+                )
             case _:
                 assert_never(action)
+
+    @staticmethod
+    def _each(slot_ids: tuple[str, ...], write: Callable[[str], object]) -> None:
+        """One write per pool slot, eight at a time; the first failure is raised after all ran."""
+        if len(slot_ids) <= 1:
+            for slot_id in slot_ids:
+                write(slot_id)
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(slot_ids)), thread_name_prefix="pool") as ex:
+            futures = [ex.submit(write, slot_id) for slot_id in slot_ids]
+        failures = [exc for f in futures if (exc := f.exception()) is not None]
+        if failures:
+            raise failures[0]
 
     # -- helpers ------------------------------------------------------------------
     def _pe_meta(
