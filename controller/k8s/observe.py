@@ -6,8 +6,8 @@ made before is visible: the actions contract). `build` is pure: it turns
 those lists into core values, deriving each step's record from the object
 that embodies it (volume: the PVC; migrations and masking: the newest Job;
 deploy and routes: the step marker plus the Deployments; a claimed warm slot
-counts once its volume is handed over to the PR namespace's PVC). Nothing
-here writes.
+or a bound clone counts once its volume is handed over to the PR namespace's
+PVC, and that PVC is Bound). Nothing here writes.
 """
 
 from __future__ import annotations
@@ -89,6 +89,16 @@ def _newest(objs: list[Obj]) -> Obj:
     )
 
 
+def _handing_over(pvc: Obj) -> bool:
+    """A pool PVC whose volume is (to be) handed over: a locked slot, a bound clone.
+
+    A clone is Lost once its volume's claimRef points to the PR namespace's PVC.
+    """
+    component = labels_of(pvc).get(names.COMPONENT)
+    phase = (pvc.get("status") or {}).get("phase")
+    return component == "slot" or (component == "clone" and phase in ("Bound", "Lost"))
+
+
 def _by_env(objs: list[Obj]) -> dict[str, list[Obj]]:
     out: dict[str, list[Obj]] = {}
     for obj in objs:
@@ -154,8 +164,8 @@ def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
         steps: list[StepRecord] = []
         own = [v for v in volumes.get(env_name, []) if labels_of(v).get(names.CLAIMED_BY)]
         slot_id = meta_of(_newest(own))["name"] if own else None
-        handed = [v for v in own if labels_of(v).get(names.COMPONENT) != "slot"]
-        if handed:  # a locked pool slot is a hand-over still under way: no record yet
+        handed = [v for v in own if not _handing_over(v)]
+        if handed:  # a locked slot or a bound clone: hand-over still under way, no record yet
             steps.append(volume_record(_newest(handed)))
         for step in (Step.MIGRATIONS, Step.MASKING):
             mine = [j for j in jobs.get(env_name, []) if labels_of(j).get(names.STEP) == step]

@@ -1,8 +1,10 @@
-"""Pure manifests of a warm slot's hand-over from the pool namespace to a PR namespace.
+"""Pure manifests of a database volume's hand-over from the pool namespace to a PR namespace.
 
-A PVC cannot be mounted across namespaces, so a claimed slot changes hands
-the standard Kubernetes way: its PersistentVolume is kept (`Retain`) and
-labelled for the environment, its `claimRef` is re-pointed (without a uid) to
+A PVC cannot be mounted across namespaces (and a clone's VolumeSnapshot
+`dataSource` must be in its PVC's namespace), so a claimed warm slot or a
+bound clone changes hands the standard Kubernetes way: its PersistentVolume
+is kept (`Retain`) and labelled for the environment (with the pool PVC it
+was made for), its `claimRef` is re-pointed (without a uid) to
 the PR namespace's PVC, which names the volume in `spec.volumeName`; the
 PersistentVolume binder then binds the two, and the pool PVC is deleted. On
 teardown the volume's reclaim policy goes back to `Delete`, so it is removed
@@ -23,22 +25,39 @@ from controller.k8s.render_steps import key_annotations
 Obj = dict[str, Any]
 
 
-def _pv(name: str, spec: Obj, labels: dict[str, str] | None = None) -> Obj:
+def _pv(
+    name: str, spec: Obj, labels: dict[str, str] | None = None, source: str | None = None
+) -> Obj:
     md: Obj = {"name": name}
     if labels:
         md["labels"] = labels
+    if source:  # the claimRef is re-pointed: remember the pool PVC the volume was made for
+        md["annotations"] = {names.DETAIL: source}
     return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": md, "spec": spec}
 
 
-def hold_volume(pv_name: str, key: EnvKey, *, slot: str, blueprint: str) -> Obj:
-    """Keep the slot's volume when its pool PVC goes, and label it for the environment."""
+def hold_volume(
+    pv_name: str,
+    key: EnvKey,
+    *,
+    blueprint: str,
+    slot: str | None = None,
+    attempt: int = 1,
+    source: str | None = None,
+) -> Obj:
+    """Keep a pool PVC's volume when the PVC goes, and label it for the environment.
+
+    `slot`: the warm slot it was (None: a clone); `attempt`: the clone's attempt;
+    `source`: "<namespace>/<name>" of the pool PVC.
+    """
     labels = {
         names.MANAGED: "true",
         names.ENV: names.env_name(key),
         names.BLUEPRINT: blueprint,
-        names.SLOT: slot,
+        names.ATTEMPT: str(attempt),
+        **({names.SLOT: slot} if slot else {}),
     }
-    return _pv(pv_name, {"persistentVolumeReclaimPolicy": "Retain"}, labels)
+    return _pv(pv_name, {"persistentVolumeReclaimPolicy": "Retain"}, labels, source)
 
 
 def point_volume(pv_name: str, *, namespace: str) -> Obj:
@@ -64,22 +83,23 @@ def database_pvc(
     key: EnvKey,
     *,
     namespace: str,
-    slot: str,
+    slot: str | None,
     volume: Obj,
     blueprint: str,
     started: datetime,
+    attempt: int = 1,
 ) -> Obj:
-    """The PR namespace's database PVC, pre-bound to the handed-over volume."""
+    """The PR namespace's database PVC, pre-bound to the handed-over volume (slot None: a clone)."""
     spec = volume.get("spec") or {}
     labels = {
         **env_labels(key, blueprint=blueprint),
         names.CLAIMED_BY: names.env_name(key),
-        names.ATTEMPT: "1",
+        names.ATTEMPT: str(attempt),
         names.COMPONENT: "database",
     }
     annotations = {
         names.STARTED_AT: encode(started),
-        names.DETAIL: f"slot:{slot}",
+        names.DETAIL: f"slot:{slot}" if slot else "clone",
         **key_annotations(key),
     }
     pvc_spec: Obj = {

@@ -1,13 +1,16 @@
 """The database-volume writes of a plan: claim a warm slot, clone, release at teardown.
 
-A mixin of `application.Application`. Claiming a slot hands its volume over
-to the PR namespace (see `render_handover`): lock the pool PVC (its
-resourceVersion makes a double claim fail with 409), keep and label its
-PersistentVolume, re-point the volume's `claimRef` to the PR namespace's PVC,
-delete the pool PVC, create the PR PVC pre-bound to the volume. Each step is
-idempotent and a hand-over interrupted by a crash is resumed (found by the
-volume's label) the next time the core asks for a claim, so no volume is
-lost or claimed twice. It decides nothing.
+A mixin of `application.Application`. Both ways end the same: the pool PVC's
+volume is handed over to the PR namespace (see `render_handover`). Claiming a
+slot locks its pool PVC (its resourceVersion makes a double claim fail with
+409); a clone is created in the pool namespace (its snapshot `dataSource` must
+be there) and handed over once Bound (`observe` gives no volume record for it
+then, so the core asks again). The hand-over keeps and labels the
+PersistentVolume, re-points its `claimRef` to the PR namespace's PVC, deletes
+the environment's pool PVCs, creates the PR PVC pre-bound to the volume. Each
+step is idempotent and a hand-over interrupted by a crash is resumed (found by
+the volume's label) the next time the core asks for a claim or a clone, so no
+volume is lost or claimed twice. It decides nothing.
 """
 
 from __future__ import annotations
@@ -39,50 +42,79 @@ class VolumeWrites(StepWrites):
         items, _ = self.api.list(kube.PV, selector=f"{names.ENV}={names.env_name(key)}")
         return [v for v in items if not meta_of(v).get("deletionTimestamp")]
 
-    def _claim(self, key: EnvKey, slot_id: str) -> None:
+    def _pool_volumes(self, key: EnvKey) -> list[Obj]:
+        """The environment's PVCs still in the pool namespace: locked slots and clones."""
         pool = self.cfg.pool_namespace
-        locked = [
+        return [v for v in self._own_volumes(key) if meta_of(v).get("namespace") == pool]
+
+    def _resume(self, key: EnvKey) -> bool:
+        """Hand over the volume of an interrupted hand-over, a locked slot or a bound clone.
+
+        False (nothing written) when there is none.
+        """
+        pool = self._pool_volumes(key)
+        held = [
             v
-            for v in self._own_volumes(key)
-            if meta_of(v).get("namespace") == pool and labels_of(v).get(names.COMPONENT) == "slot"
+            for v in self._held_volumes(key)
+            if (v.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Retain"
         ]
-        held = self._held_volumes(key)
-        if held:  # resume an interrupted hand-over
-            volume = held[0]
-            slot = labels_of(volume).get(names.SLOT, slot_id)
-        else:
-            if not locked:
-                free = self.view.slots.get(slot_id)
-                if free is None:
-                    raise ConflictError(
-                        409, "SlotGone", f"slot {slot_id} vanished before the claim"
-                    )
-                claim = rsteps.claim_patch(free, key, now=self.now)
-                locked = [self.api.apply(claim, manager="mayfly-claim")]
-            slot = meta_of(locked[0])["name"]
-            pv_name = (locked[0].get("spec") or {}).get("volumeName")
-            if not pv_name:
-                raise ConflictError(409, "SlotUnbound", f"slot {slot} has no volume yet")
-            volume = self.api.apply(
-                rhand.hold_volume(pv_name, key, slot=slot, blueprint=self.bp.name),
-                manager=HOLD,
-            )
+        ready = [
+            v
+            for v in pool
+            if labels_of(v).get(names.COMPONENT) == "slot"
+            or (v.get("status") or {}).get("phase") == "Bound"
+        ]
+        if not held and not ready:
+            return False
+        self._hand_over(key, held[0] if held else self._hold(key, ready[0]), pool)
+        return True
+
+    def _hold(self, key: EnvKey, pvc: Obj) -> Obj:
+        """Keep the volume of a pool PVC (a locked slot or a bound clone) for the environment."""
+        md, labels = meta_of(pvc), labels_of(pvc)
+        pv_name = (pvc.get("spec") or {}).get("volumeName")
+        if not pv_name:
+            raise ConflictError(409, "SlotUnbound", f"{md['name']} has no volume yet")
+        slot = md["name"] if labels.get(names.COMPONENT) == "slot" else None
+        body = rhand.hold_volume(
+            pv_name,
+            key,
+            blueprint=self.bp.name,
+            slot=slot,
+            attempt=int(labels.get(names.ATTEMPT, "1")),
+            source=f"{md.get('namespace')}/{md['name']}",
+        )
+        return self.api.apply(body, manager=HOLD)
+
+    def _hand_over(self, key: EnvKey, volume: Obj, pool: list[Obj]) -> None:
+        """Re-point the held volume to the PR namespace's PVC; the pool PVCs go."""
         ns = self._ns(key)
         volume = self.api.apply(
             rhand.point_volume(meta_of(volume)["name"], namespace=ns), manager=POINT
         )
-        for vol in locked:
-            self.api.delete(kube.PVC, meta_of(vol)["name"], pool)
+        for vol in pool:
+            self.api.delete(kube.PVC, meta_of(vol)["name"], self.cfg.pool_namespace)
+        labels = labels_of(volume)
         self.api.apply(
             rhand.database_pvc(
                 key,
                 namespace=ns,
-                slot=slot,
+                slot=labels.get(names.SLOT),
                 volume=volume,
                 blueprint=self.bp.name,
                 started=self.now,
+                attempt=int(labels.get(names.ATTEMPT, "1")),
             )
         )
+
+    def _claim(self, key: EnvKey, slot_id: str) -> None:
+        if self._resume(key):
+            return
+        free = self.view.slots.get(slot_id)
+        if free is None:
+            raise ConflictError(409, "SlotGone", f"slot {slot_id} vanished before the claim")
+        locked = self.api.apply(rsteps.claim_patch(free, key, now=self.now), manager="mayfly-claim")
+        self._hand_over(key, self._hold(key, locked), [*self._pool_volumes(key), locked])
 
     def _drop_volumes(self, key: EnvKey) -> None:
         """Delete the environment's PVCs; handed-over volumes go with them (reclaim: Delete)."""
@@ -96,6 +128,13 @@ class VolumeWrites(StepWrites):
             self.api.delete(kube.PVC, md["name"], md.get("namespace"))
 
     def _clone(self, key: EnvKey, generation: int, attempt: int) -> None:
+        """Create a clone in the pool namespace, or hand over one that is bound.
+
+        With a PR PVC already there, the core is retrying a failed volume: start afresh.
+        """
+        handed = len(self._own_volumes(key)) > len(self._pool_volumes(key))
+        if not handed and self._resume(key):
+            return
         self._drop_volumes(key)
         self.api.apply(
             rsteps.clone_pvc(

@@ -1,9 +1,10 @@
-"""A claimed warm slot becomes the PR namespace's database volume (cluster tier).
+"""A claimed warm slot or a clone becomes the PR namespace's database volume (cluster tier).
 
-The slot's PersistentVolume is handed over: the PR namespace's PVC is bound
-to it, the pool PVC is gone, the pool is replenished, and after `closed`
-nothing of the environment is left (PVC, volume, namespace). A hand-over
-interrupted half-way (a crash) is completed by the next controller.
+The slot's (or the bound clone's) PersistentVolume is handed over: the PR
+namespace's PVC is bound to it, the pool PVC is gone, the pool is
+replenished, and after `closed` nothing of the environment is left (PVC,
+volume, namespace). A hand-over interrupted half-way (a crash) is completed
+by the next controller.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from controller.core.types import EnvKey
-from controller.k8s import kube, names
+from controller.k8s import binder, kube, names
 from controller.k8s import render_handover as rhand
 from controller.k8s import render_steps as rsteps
 from controller.k8s.volume_writes import HOLD
@@ -80,8 +81,8 @@ def test_claimed_slot_becomes_the_pr_database_volume(mayfly_cluster: Any, tmp_pa
 
 def test_interrupted_handover_leaves_nothing_behind(mayfly_cluster: Any, tmp_path: Any) -> None:
     """A controller died after locking the slot and keeping its volume. The next one sees
-    no volume record: it resumes the hand-over when the core claims a slot, or releases
-    the half-handed volume when the core clones instead (here: the only slot is locked)."""
+    no volume record and resumes the hand-over, whether the core then claims a slot or
+    clones (here: the only slot is locked, so it clones)."""
     s = Scenario(mayfly_cluster, tmp_path, bp_overrides={"pool": {"defaultSize": 1}})
     with s.controller():
         slot = eventually("a ready slot", lambda: _free_slot(s))
@@ -95,8 +96,66 @@ def test_interrupted_handover_leaves_nothing_behind(mayfly_cluster: Any, tmp_pat
                 manager=HOLD)  # fmt: skip
     with s.controller(), s.webhook() as url:
         eventually("Ready", lambda: s.phase(1) == "Ready")
-        (volume,) = s.volumes(1)
-        assert volume["status"]["phase"] == "Bound"
-        assert s.api.get(kube.PVC, slot_name, s.pool) is None
-        eventually("half-handed volume released", lambda: s.api.get(kube.PV, pv_name) is None)
-        _close_and_check_gone(s, url, volume["spec"]["volumeName"])
+        assert _assert_handed_over(s, slot) == pv_name
+        assert [v["metadata"]["name"] for v in s.volumes(1)] == [names.DB_VOLUME]
+        _close_and_check_gone(s, url, pv_name)
+
+
+def test_a_clone_becomes_the_pr_database_volume(mayfly_cluster: Any, tmp_path: Any) -> None:
+    """No warm slot (pool size 0): the clone is made in the pool namespace (its snapshot must
+    be there) and its volume handed over once bound; the record counts only then."""
+    s = Scenario(mayfly_cluster, tmp_path)
+    assert s.bp_overrides == {}  # the harness blueprint has no pool
+    ns = s.env_ns(1)
+    with s.controller(), s.webhook() as url:
+        assert s.send(url, "opened", 1, SHA).status_code == 200
+        eventually("Ready", lambda: s.phase(1) == "Ready")
+        pvc = s.api.get(kube.PVC, names.DB_VOLUME, ns) or {}
+        assert pvc["status"]["phase"] == "Bound"
+        assert pvc["metadata"]["annotations"][names.DETAIL] == "clone"
+        pv = s.api.get(kube.PV, pvc["spec"]["volumeName"]) or {}
+        ref = pv["spec"]["claimRef"]
+        assert (ref["namespace"], ref["name"], ref["uid"]) == (
+            ns,
+            names.DB_VOLUME,
+            pvc["metadata"]["uid"],
+        )
+        clone = names.clone_name(ns, 1)  # the PV was provisioned for the clone
+        assert pv["metadata"]["annotations"][names.DETAIL] == f"{s.pool}/{clone}"
+        assert names.SLOT not in pv["metadata"]["labels"]
+        eventually("no PVC left in the pool", lambda: not s.api.list(kube.PVC, namespace=s.pool)[0])
+        assert [v["metadata"]["name"] for v in s.volumes(1)] == [names.DB_VOLUME]
+        phases = [t["phase"] for t in (s.pe(1) or {})["status"]["phaseTimestamps"]]
+        assert "Cloning" in phases
+        _close_and_check_gone(s, url, pv["metadata"]["name"])
+
+
+def test_interrupted_clone_handover_is_resumed(mayfly_cluster: Any, tmp_path: Any) -> None:
+    """A controller died after its clone was bound and its volume kept: the next one
+    finishes handing that volume over (no second clone, no pool PVC left)."""
+    s = Scenario(mayfly_cluster, tmp_path)
+    key, ns = EnvKey(s.repo, 1), s.env_ns(1)
+    with s.controller():  # sets up its namespaces
+        eventually("controller started", lambda: s.api.get(kube.NAMESPACE, s.pool))
+    with s.webhook() as url:  # the PR is opened while no controller runs
+        assert s.send(url, "opened", 1, SHA).status_code == 200
+    # what the dead controller managed to write: the clone (bound) and the kept volume
+    clone = rsteps.clone_pvc(key, namespace=ns, attempt=1, generation=1, snapshot=None,
+                             blueprint=s.blueprint, now=datetime.now(UTC),
+                             cfg=s.config())  # fmt: skip
+    s.api.apply(clone)
+    name = clone["metadata"]["name"]
+    binder.bind_pending(s.api, s.pool)
+
+    def bound() -> str | None:
+        pvc = s.api.get(kube.PVC, name, s.pool) or {}
+        return pvc["spec"].get("volumeName") if pvc["status"].get("phase") == "Bound" else None
+
+    pv_name = eventually("clone bound", bound)
+    s.api.apply(rhand.hold_volume(pv_name, key, blueprint=s.blueprint), manager=HOLD)
+    with s.controller(), s.webhook() as url:
+        eventually("Ready", lambda: s.phase(1) == "Ready")
+        pvc = s.api.get(kube.PVC, names.DB_VOLUME, ns) or {}
+        assert (pvc["status"]["phase"], pvc["spec"]["volumeName"]) == ("Bound", pv_name)
+        eventually("no PVC left in the pool", lambda: not s.api.list(kube.PVC, namespace=s.pool)[0])
+        _close_and_check_gone(s, url, pv_name)

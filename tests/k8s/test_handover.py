@@ -108,3 +108,52 @@ def test_observe_reads_each_stage(
         assert got.detail == "slot:shop-g1-0"
     states = [s.state for s in view.observed.slots]
     assert states == ([slot_state] if slot_state else [])
+
+
+def _clone(phase: str, attempt: int = 1) -> dict[str, Any]:
+    pvc = rsteps.clone_pvc(KEY, namespace=NS, attempt=attempt, generation=1, snapshot="golden-1",
+                           blueprint="shop", now=NOW, cfg=ShellConfig())  # fmt: skip
+    pvc["status"] = {"phase": phase}
+    return pvc
+
+
+def _cloned_database(phase: str) -> dict[str, Any]:
+    pvc = rhand.database_pvc(KEY, namespace=NS, slot=None, volume=PV, blueprint="shop",
+                             started=NOW, attempt=2)  # fmt: skip
+    pvc["status"] = {"phase": phase}
+    return pvc
+
+
+@pytest.mark.parametrize(
+    ("volumes", "record"),
+    [
+        pytest.param([_clone("Pending")], StepStatus.RUNNING, id="clone-pending"),
+        pytest.param([_clone("Bound")], None, id="clone-bound-not-handed-yet"),
+        pytest.param([_clone("Lost")], None, id="clone-re-pointed"),
+        pytest.param(
+            [_clone("Lost"), _cloned_database("Pending")], StepStatus.RUNNING, id="pr-pvc-pending"
+        ),
+        pytest.param([_cloned_database("Bound")], StepStatus.SUCCEEDED, id="handed-over"),
+    ],
+)
+def test_observe_reads_each_stage_of_a_clone(
+    volumes: list[dict[str, Any]], record: StepStatus | None
+) -> None:
+    """A clone counts only once the PR namespace's PVC is bound to its volume."""
+    ns = rns.namespace(KEY, NS, team="checkout", owner="someone", blueprint="shop")
+    (env,) = build(BP, Snapshot(namespaces=[ns], volumes=volumes)).observed.environments
+    assert env.slot_id is not None  # teardown still has something to release
+    got = env.step(Step.VOLUME)
+    assert (got.status if got else None) is record
+    if got is not None:
+        assert got.detail == "clone"
+
+
+def test_a_clone_volume_is_held_without_a_slot_and_remembers_where_it_came_from() -> None:
+    hold = rhand.hold_volume("pv-1", KEY, blueprint="shop", attempt=2, source="pool/pr-9-db-2")
+    assert names.SLOT not in hold["metadata"]["labels"]
+    assert hold["metadata"]["labels"][names.ATTEMPT] == "2"
+    assert hold["metadata"]["annotations"][names.DETAIL] == "pool/pr-9-db-2"
+    pvc = _cloned_database("Pending")
+    assert pvc["metadata"]["annotations"][names.DETAIL] == "clone"
+    assert pvc["metadata"]["labels"][names.ATTEMPT] == "2"

@@ -9,6 +9,7 @@ from controller.blueprint_file import read_blueprint
 from controller.core.schema import encode
 from controller.core.types import EnvKey, PullRequest, Reason, SlotState, Step, StepStatus
 from controller.k8s import names, pe
+from controller.k8s import render_handover as rhand
 from controller.k8s import render_namespace as rns
 from controller.k8s import render_steps as rsteps
 from controller.k8s.config import Quota, ShellConfig
@@ -47,9 +48,9 @@ def _job(step: Step, condition: str | None) -> dict[str, object]:
 
 def test_a_provisioning_environment() -> None:
     ns = rns.namespace(KEY, NS, team="checkout", owner="someone", blueprint="shop")
-    volume = rsteps.clone_pvc(
-        KEY, namespace=NS, attempt=1, generation=1, snapshot=None, blueprint="shop", now=NOW,
-        cfg=ShellConfig(),
+    volume = rhand.database_pvc(  # a clone handed over to the PR namespace
+        KEY, namespace=NS, slot=None, volume={"metadata": {"name": "pv-1"}, "spec": {}},
+        blueprint="shop", started=NOW,
     )  # fmt: skip
     volume["status"] = {"phase": "Bound"}
     snap = Snapshot(
