@@ -53,7 +53,7 @@ EVENT_AT = "mayfly.dev/event-updated-at"
 DELIVERIES = "mayfly.dev/deliveries"
 
 DB_SECRET = "db-credentials"
-DB_VOLUME = "database"  # the PR namespace's database PVC (a warm slot handed over)
+DB_VOLUME = "database"  # the PR namespace's database PVC (a warm slot or clone handed over)
 SANDBOX_KEYS = ("mayfly.dev/managed",)
 
 
