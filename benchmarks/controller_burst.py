@@ -7,10 +7,15 @@ cluster from this process. Per environment it records the time from the
 webhook's 2xx to every object of the environment applied (namespace, quota,
 limits, policy, volume, both Jobs, Deployments, Services, Istio objects,
 step markers), and subtracts the Jobs' own run time (first seen -> seen
-Complete) to give the control-plane latency; also 2xx -> Ready. Results go to
+Complete) to give the control-plane latency, and also without volume binding
+(PVC first seen -> Bound: the dev binder and kube-controller-manager's PV
+controller); also 2xx -> Ready, the CPU cores each process used from the burst
+to the last environment, and the API server's server-side applies per second
+from 16 threads, measured right after. Results go to
 benchmarks/results/controller_burst.{json,md} with machine facts and load.
 
-Run: .venv/bin/python benchmarks/controller_burst.py [--prs 100]
+Run: .venv/bin/python benchmarks/controller_burst.py [--prs 100] [--warm-pool N]
+[--apply-workers N]
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from controller.core.types import EnvKey  # noqa: E402
 from controller.devcluster import Tier, start  # noqa: E402
 from controller.k8s import kube, names  # noqa: E402
 from controller.webhook.payload import pull_request_payload, signed_request  # noqa: E402
+from loadtests import machine as mfacts  # noqa: E402
 from tests.k8s.harness import blueprint_doc  # noqa: E402
 from tests.k8s.plane import install_crds  # noqa: E402
 from tests.webhook.server import free_port  # noqa: E402
@@ -96,6 +102,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.seen: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
         self.job_done: dict[tuple[str, str], float] = {}
+        self.bound: dict[str, float] = {}  # env -> its volume first seen Bound
         self.ready: dict[str, float] = {}
 
     def on(self, obj: dict[str, Any]) -> None:
@@ -114,6 +121,11 @@ class Recorder:
             if kind == "ConfigMap" and names.STEP not in labels:
                 return
             self.seen[env].setdefault((kind, md["name"]), now)
+            if (
+                kind == "PersistentVolumeClaim"
+                and (obj.get("status") or {}).get("phase") == "Bound"
+            ):
+                self.bound.setdefault(env, now)
             if kind == "Job":
                 conds = {
                     c["type"]: c["status"]
@@ -150,6 +162,38 @@ def watch_all(api: kube.Kube, rec: Recorder, stop: threading.Event) -> list[thre
     return threads
 
 
+def wait_pool(api: kube.Kube, slots: int, *, deadline: float) -> None:
+    """Block until `slots` warm-pool volumes are Bound (the pool is made before the burst)."""
+    while slots > 0:
+        items, _ = api.list(
+            kube.PVC, namespace=names.POOL_NAMESPACE, selector=f"{names.COMPONENT}=slot"
+        )
+        if sum((o.get("status") or {}).get("phase") == "Bound" for o in items) >= slots:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the warm pool did not reach {slots} bound slots")
+        time.sleep(1)
+
+
+def api_writes_per_second(api: kube.Kube, *, writers: int = 16, each: int = 40) -> float:
+    """Server-side applies per second this API server takes from `writers` threads (ConfigMaps)."""
+    ns = "bench-writes"
+    with contextlib.suppress(Exception):
+        api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+
+    def write(worker: int) -> None:
+        for i in range(each):
+            api.apply({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": f"w{worker}-{i}", "namespace": ns}, "data": {"i": str(i)},
+            })  # fmt: skip
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(write, range(writers)))
+    return writers * each / (time.monotonic() - started)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
@@ -182,6 +226,11 @@ def main() -> int:
     parser.add_argument("--senders", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--apply-workers", type=int, default=16, help="controller's writers")
+    parser.add_argument(
+        "--warm-pool", type=int, default=0,
+        help="warm-pool slots made (and bound) before the burst; 0: every volume is a cold clone",
+    )  # fmt: skip
     args = parser.parse_args()
     load_before = uptime()
     work = Path(tempfile.mkdtemp(prefix="mayfly-bench-"))
@@ -191,7 +240,8 @@ def main() -> int:
     try:
         install_crds(plane)
         bp = work / "bp.yaml"
-        bp.write_text(yaml.safe_dump(blueprint_doc("burst", REPO, services=SERVICES)))
+        doc = blueprint_doc("burst", REPO, services=SERVICES, pool={"defaultSize": args.warm_pool})
+        bp.write_text(yaml.safe_dump(doc))
         repos = work / "repos.yaml"
         repos.write_text(
             yaml.safe_dump({"repositories": {REPO: {"blueprint": "burst", "team": "web"}}})
@@ -202,7 +252,8 @@ def main() -> int:
         common = ["--kubeconfig", str(plane.kubeconfig)]
         procs.append(subprocess.Popen(
             [mayfly, "controller", "run", *common, "--blueprint", str(bp), "--no-leader-elect",
-             "--dev-volume-binder", "--metrics-port", "0"],
+             "--dev-volume-binder", "--metrics-port", "0",
+             "--apply-workers", str(args.apply_workers)],
             stdout=open(work / "controller.log", "wb"), stderr=subprocess.STDOUT, env=penv,  # noqa: SIM115
         ))  # fmt: skip
         procs.append(subprocess.Popen(
@@ -222,6 +273,12 @@ def main() -> int:
         rec = Recorder()
         watch_all(api, rec, stop)
         time.sleep(2)  # controller started and idle; watches established
+        wait_pool(api, args.warm_pool, deadline=time.monotonic() + 300)
+        pids = {"controller": procs[0].pid, "webhook": procs[1].pid}
+        pids |= {p.name: p.pid for p in plane.processes}
+        cpu_before = {name: mfacts.cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_before["bench"] = time.process_time()
+        busy_before = mfacts.machine_cpu_seconds()
         accepted: dict[str, float] = {}
 
         def send(number: int) -> None:
@@ -249,7 +306,13 @@ def main() -> int:
         while time.monotonic() < deadline and not all(complete(e) for e in accepted):
             time.sleep(0.5)
         done = [e for e in accepted if complete(e)]
-        applied, control, ready = [], [], []
+        wall = time.monotonic() - t_burst
+        cpu = {name: mfacts.cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        cpu["bench"] = time.process_time() - cpu_before["bench"]
+        busy_after = mfacts.machine_cpu_seconds()
+        cpu_cores = {name: round(sec / wall, 2) for name, sec in cpu.items()}
+        cpu_cores["machine_busy"] = round((busy_after[0] - busy_before[0]) / wall, 2)
+        applied, control, control_no_volume, ready = [], [], [], []
         for env in done:
             seen = rec.seen[env]
             last = max(seen.values())
@@ -260,8 +323,15 @@ def main() -> int:
             )
             applied.append(last - accepted[env])
             control.append(last - accepted[env] - jobs)
+            pvc_first = min(
+                (t for (kind, _n), t in seen.items() if kind == "PersistentVolumeClaim"),
+                default=None,
+            )
+            binding = rec.bound[env] - pvc_first if pvc_first and env in rec.bound else 0.0
+            control_no_volume.append(last - accepted[env] - jobs - max(binding, 0.0))
             ready.append(rec.ready[env] - accepted[env])
         load_after = uptime()
+        writes_per_second = api_writes_per_second(api)  # after the burst: the cluster is settled
 
         def stats(values: list[float]) -> dict[str, float]:
             if not values:
@@ -282,6 +352,15 @@ def main() -> int:
             "burst_send_seconds": round(burst_seconds, 3),
             "all_objects_applied_seconds": stats(applied),
             "control_plane_seconds_excluding_job_runtime": stats(control),
+            "control_plane_seconds_excluding_job_runtime_and_volume_binding": stats(
+                control_no_volume
+            ),
+            "warm_pool": args.warm_pool,
+            "controller_apply_workers": args.apply_workers,
+            "api_server_writes_per_second_16_writers": round(writes_per_second, 1),
+            "cpu_cores_during_burst": cpu_cores,
+            "burst_wall_seconds": round(wall, 1),
+            "commit": mfacts.facts()["commit"],
             "ready_seconds": stats(ready),
             "target": "p95 of control_plane_seconds_excluding_job_runtime < 5",
             "machine": machine(),
@@ -323,11 +402,24 @@ def render_md(r: dict[str, Any]) -> str:
             "|---|---|---|---|",
             row("every object applied (control plane only, Jobs' run time excluded)",
                 "control_plane_seconds_excluding_job_runtime"),
+            row("same, also excluding volume binding (PVC created -> Bound)",
+                "control_plane_seconds_excluding_job_runtime_and_volume_binding"),
             row("every object applied (including Jobs' run time under kwok)",
                 "all_objects_applied_seconds"),
             row("phase Ready", "ready_seconds"),
             "",
             f"Target: {r['target']}.",
+            "",
+            f"Warm pool: {r['warm_pool']} slots made before the burst"
+            + (" (every volume a cold clone bound by the dev binder and kube-controller-manager's "
+               "PV controller)." if not r["warm_pool"] else "."),
+            "",
+            f"API server throughput measured right after, same machine: "
+            f"{r['api_server_writes_per_second_16_writers']} server-side applies/s "
+            "(16 threads, 640 ConfigMaps).",
+            "",
+            f"CPU cores used from the burst to the last environment ({r['burst_wall_seconds']} s): "
+            f"`{json.dumps(r['cpu_cores_during_burst'])}`",
             "",
             f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, Python "
             f"{m['python']}, kernel {m['kernel']}; {r['kubernetes']}; everything (control "
@@ -337,7 +429,9 @@ def render_md(r: dict[str, Any]) -> str:
             f"- load before: `{r['uptime_before']}`",
             f"- load after: `{r['uptime_after']}`",
             f"- measured {r['when']} by "
-            f"`.venv/bin/python benchmarks/controller_burst.py --prs {r['prs']}`",
+            f"`.venv/bin/python benchmarks/controller_burst.py --prs {r['prs']}"
+            + (f" --warm-pool {r['warm_pool']}" if r["warm_pool"] else "") + "` at commit "
+            f"{r['commit']}",
             "",
         ]
     )  # fmt: skip
