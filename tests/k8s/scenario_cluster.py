@@ -127,6 +127,14 @@ def _measure(s: Scenario, numbers: list[int], out: Outcome) -> None:
     )
 
 
+def _settled(s: Scenario, number: int) -> bool:
+    """Ready, or Failed for good: a failure the core will retry is still under way."""
+    status = (s.pe(number) or {}).get("status") or {}
+    if status.get("phase") == "Ready":
+        return True
+    return status.get("phase") == "Failed" and ", retrying)" not in status.get("message", "")
+
+
 def _leftovers(s: Scenario) -> int:
     sel = f"{names.BLUEPRINT}={s.blueprint}"
     namespaces, _ = s.api.list(kube.NAMESPACE, selector=sel)
@@ -152,9 +160,8 @@ def drive(s: Scenario, plan: ClusterPlan, restart: Callable[[], None] | None) ->
                 restart()
             if not plan.burst:
                 time.sleep(GAP_S)
-        done = ("Ready", "Failed")
-        _wait(lambda: all(_phases(s).get(n) in done for n in numbers), 90)
-        out.summary["unsettled"] = sum(_phases(s).get(n) not in done for n in numbers)
+        _wait(lambda: all(_settled(s, n) for n in numbers), 90)
+        out.summary["unsettled"] = sum(not _settled(s, n) for n in numbers)
         _measure(s, numbers, out)
         if plan.golden_refresh:
             gen2 = names.GENERATION
