@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -39,6 +40,7 @@ from typing import Any
 
 import httpx
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -194,6 +196,40 @@ def api_writes_per_second(api: kube.Kube, *, writers: int = 16, each: int = 40) 
     return writers * each / (time.monotonic() - started)
 
 
+def api_requests(api: kube.Kube) -> dict[str, float]:
+    """The API server's request counters (`apiserver_request_total`) by verb and resource."""
+    resp = api.dyn.request("GET", "/metrics", serialize=False, _preload_content=False)
+    text = resp.data.decode()
+    counts: dict[str, float] = defaultdict(float)
+    for family in text_string_to_metric_families(text):
+        if family.name != "apiserver_request":
+            continue
+        for sample in family.samples:
+            if sample.name != "apiserver_request_total":
+                continue
+            lb = sample.labels
+            sub = f"/{lb['subresource']}" if lb.get("subresource") else ""
+            counts[f"{lb.get('verb')} {lb.get('resource')}{sub}"] += sample.value
+    return counts
+
+
+def phase_seconds(api: kube.Kube) -> dict[str, dict[str, float]]:
+    """Mean and p95 seconds each environment spent per phase, from `status.phaseTimestamps`."""
+    spent: dict[str, list[float]] = defaultdict(list)
+    items, _ = api.list(kube.PE)
+    for pe in items:
+        marks = [
+            (m["phase"], datetime.fromisoformat(m["time"].replace("Z", "+00:00")).timestamp())
+            for m in (pe.get("status") or {}).get("phaseTimestamps") or ()
+        ]
+        for (phase, began), (_next, ended) in itertools.pairwise(marks):
+            spent[phase].append(ended - began)
+    return {
+        phase: {"mean": round(statistics.fmean(v), 2), "p95": round(percentile(v, 95), 2)}
+        for phase, v in spent.items()
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
@@ -279,6 +315,7 @@ def main() -> int:
         cpu_before = {name: mfacts.cpu_seconds(pid) for name, pid in pids.items()}
         cpu_before["bench"] = time.process_time()
         busy_before = mfacts.machine_cpu_seconds()
+        requests_before = api_requests(api)
         accepted: dict[str, float] = {}
 
         def send(number: int) -> None:
@@ -310,6 +347,9 @@ def main() -> int:
         cpu = {name: mfacts.cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         cpu["bench"] = time.process_time() - cpu_before["bench"]
         busy_after = mfacts.machine_cpu_seconds()
+        requests_after = api_requests(api)
+        grown = {k: v - requests_before.get(k, 0.0) for k, v in requests_after.items()}
+        requests = {k: int(v) for k, v in sorted(grown.items(), key=lambda kv: -kv[1]) if v >= 1}
         cpu_cores = {name: round(sec / wall, 2) for name, sec in cpu.items()}
         cpu_cores["machine_busy"] = round((busy_after[0] - busy_before[0]) / wall, 2)
         applied, control, control_no_volume, ready = [], [], [], []
@@ -331,6 +371,7 @@ def main() -> int:
             control_no_volume.append(last - accepted[env] - jobs - max(binding, 0.0))
             ready.append(rec.ready[env] - accepted[env])
         load_after = uptime()
+        phases = phase_seconds(api)
         writes_per_second = api_writes_per_second(api)  # after the burst: the cluster is settled
 
         def stats(values: list[float]) -> dict[str, float]:
@@ -359,6 +400,9 @@ def main() -> int:
             "controller_apply_workers": args.apply_workers,
             "api_server_writes_per_second_16_writers": round(writes_per_second, 1),
             "cpu_cores_during_burst": cpu_cores,
+            "seconds_per_phase": phases,
+            "api_requests_during_burst": requests,
+            "api_requests_per_environment": round(sum(requests.values()) / max(1, args.prs), 1),
             "burst_wall_seconds": round(wall, 1),
             "commit": mfacts.facts()["commit"],
             "ready_seconds": stats(ready),

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from controller.devcluster import Tier, components
+from controller.devcluster import Tier, components, start
 from loadtests import consistency, ledger, machine, timings
 from loadtests.fleet import load_fleet
 from loadtests.runner import LOCUSTFILES, percentile, run_locust, verify
@@ -67,6 +67,13 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/mayfly-bench-burst"))
     ap.add_argument("--name", default="loadtest_burst")
     ap.add_argument(
+        "--fake-nodes",
+        type=int,
+        default=50,
+        help="kwok nodes (110 pods each, as a real node's default): 500 environments of the "
+        "example blueprint run ~4,500 pods, which 2 nodes (220 pods) could never hold",
+    )
+    ap.add_argument(
         "--service-cidr",
         default="10.96.0.0/16",
         help="Service IP range of the test control plane (its default /24 holds only 254 "
@@ -79,7 +86,10 @@ def main() -> None:
     started, wall_start = time.monotonic(), time.time()
     shutil.rmtree(args.work, ignore_errors=True)
     opts = StackOptions(tier=Tier.CLUSTER, max_concurrent=args.max_concurrent, workers=args.workers)
-    with Stack.start(args.work / "stack", load_fleet(), opts) as stack:
+    with (
+        start(Tier.CLUSTER, fake_nodes=args.fake_nodes) as plane,
+        Stack.start(args.work / "stack", load_fleet(), opts, plane=plane) as stack,
+    ):
         settings = RunSettings(
             users=args.users, user_rps=args.count / args.window_s / args.users * 1.1,
             duration=args.window_s, spawn_rate=float(args.users), seed=11,
@@ -140,7 +150,9 @@ def main() -> None:
         "(cluster tier)",
         "command": f".venv/bin/python benchmarks/loadtest_burst.py --count {args.count} "
         f"--window-s {args.window_s:g} --users {args.users} --max-concurrent {args.max_concurrent} "
-        f"--workers {args.workers} --service-cidr {args.service_cidr}",
+        f"--workers {args.workers} --service-cidr {args.service_cidr} "
+        f"--fake-nodes {args.fake_nodes}",
+        "fake_nodes": args.fake_nodes,
         "service_cidr": args.service_cidr or components.SERVICE_CIDR,
         "blueprint": "examples/blueprint.yaml (25 services, affected routing), no warm pool, "
         f"maxConcurrentProvisions {args.max_concurrent}, quotas 1000/team",

@@ -45,6 +45,10 @@ def up(
         typer.Option(help="Directory of CRD manifests to install (repeatable)."),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = 180.0,
+    fake_nodes: Annotated[
+        int,
+        typer.Option(min=1, help="kwok nodes of the cluster tier, 110 pods each."),
+    ] = 2,
 ) -> None:
     """Start the control plane in the background and print the KUBECONFIG to export."""
     existing = session.load()
@@ -63,7 +67,7 @@ def up(
         with _err.status(
             f"starting the {tier.value} tier (building binaries first if the cache is cold)"
         ):
-            started = session.up(tier, crd_dirs=crd_dirs, timeout=timeout)
+            started = session.up(tier, crd_dirs=crd_dirs, timeout=timeout, fake_nodes=fake_nodes)
     except BinariesUnavailableError as error:
         _err.print(f"[red]cannot get the control-plane binaries:[/] {error}")
         raise typer.Exit(2) from error

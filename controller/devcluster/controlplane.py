@@ -30,7 +30,12 @@ from kubernetes import client, config
 
 from controller.devcluster import components, pki, processes
 from controller.devcluster.binaries import locate
-from controller.devcluster.nodes import create_fake_nodes, wait_cluster_ready
+from controller.devcluster.nodes import (
+    DEFAULT_FAKE_NODES,
+    create_fake_nodes,
+    fake_node_names,
+    wait_cluster_ready,
+)
 from controller.devcluster.tier import Tier
 
 WORKDIR_PREFIX = "mayfly-k8s-"
@@ -144,8 +149,11 @@ def start(
     workdir: Path | None = None,
     detached: bool = False,
     timeout: float = 120.0,
+    fake_nodes: int = DEFAULT_FAKE_NODES,
 ) -> ControlPlane:
     """Start `tier` and return when it is ready; on any failure nothing is left running.
+
+    `fake_nodes`: how many kwok nodes (110 pods each) the cluster tier gets.
 
     A free port can be taken by someone else before a component binds it; that
     (and only that) is retried with fresh ports.
@@ -154,7 +162,10 @@ def start(
     bins = bins or locate()
     for attempt in range(_PORT_RETRIES):
         try:
-            return _start_once(tier, bins, workdir=workdir, detached=detached, timeout=timeout)
+            return _start_once(
+                tier, bins, workdir=workdir, detached=detached, timeout=timeout,
+                nodes=fake_node_names(fake_nodes),
+            )  # fmt: skip
         except processes.ProcessFailedError as error:
             if "address already in use" not in str(error) or attempt == _PORT_RETRIES - 1:
                 raise
@@ -162,7 +173,13 @@ def start(
 
 
 def _start_once(
-    tier: Tier, bins: Path, *, workdir: Path | None, detached: bool, timeout: float
+    tier: Tier,
+    bins: Path,
+    *,
+    workdir: Path | None,
+    detached: bool,
+    timeout: float,
+    nodes: tuple[str, ...],
 ) -> ControlPlane:
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=tmp_root()))
@@ -187,7 +204,7 @@ def _start_once(
     if not detached:
         plane._finalizer = weakref.finalize(plane, _teardown, plane.processes, workdir)
     try:
-        _start_components(plane, layout, detached=detached, timeout=timeout)
+        _start_components(plane, layout, detached=detached, timeout=timeout, nodes=nodes)
     except BaseException:
         _teardown(plane.processes, workdir)
         raise
@@ -197,7 +214,12 @@ def _start_once(
 
 
 def _start_components(
-    plane: ControlPlane, layout: components.Layout, *, detached: bool, timeout: float
+    plane: ControlPlane,
+    layout: components.Layout,
+    *,
+    detached: bool,
+    timeout: float,
+    nodes: tuple[str, ...],
 ) -> None:
     logs = layout.workdir / "logs"
 
@@ -248,10 +270,10 @@ def _start_components(
         )
     run("kwok", components.kwok(layout))
     with contextlib.closing(plane.api_client()) as client:
-        create_fake_nodes(client)
+        create_fake_nodes(client, nodes)
         wait_until(
             "fake nodes and default service account",
-            lambda: wait_cluster_ready(client),
+            lambda: wait_cluster_ready(client, nodes),
             timeout=timeout,
             watch=plane.processes,
         )

@@ -16,6 +16,7 @@ from kubernetes.client.exceptions import ApiException
 from controller.devcluster.components import KWOK_NODE_ANNOTATION
 
 FAKE_NODES = ("kwok-node-0", "kwok-node-1")
+DEFAULT_FAKE_NODES = len(FAKE_NODES)
 _CAPACITY = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti"}
 
 
@@ -36,6 +37,17 @@ def fake_node(name: str) -> dict[str, Any]:
         },
         "status": {"allocatable": dict(_CAPACITY), "capacity": dict(_CAPACITY)},
     }
+
+
+def fake_node_names(count: int = DEFAULT_FAKE_NODES) -> tuple[str, ...]:
+    """`count` node names (`kwok-node-0`, ...): 110 pods each, like a real node's default.
+
+    Two are enough for the tests; a burst of hundreds of environments needs
+    about one per 110 pods it runs (500 environments of 9 services: ~45).
+    """
+    if count < 1:
+        raise ValueError(f"a cluster needs at least one fake node, got {count}")
+    return tuple(f"kwok-node-{i}" for i in range(count))
 
 
 def create_fake_nodes(api: client.ApiClient, names: tuple[str, ...] = FAKE_NODES) -> None:

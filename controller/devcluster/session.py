@@ -66,6 +66,7 @@ def up(
     *,
     crd_dirs: tuple[Path, ...] = DEFAULT_CRD_DIRS,
     timeout: float = 180.0,
+    fake_nodes: int = 2,
 ) -> Session:
     """Start `tier` detached, install the CRDs, record and return the session."""
     # Heavy (kubernetes client): imported only when a cluster is really started.
@@ -76,7 +77,7 @@ def up(
         return current
     if current is not None:
         down()
-    plane = controlplane.start(tier, detached=True, timeout=timeout)
+    plane = controlplane.start(tier, detached=True, timeout=timeout, fake_nodes=fake_nodes)
     try:
         with contextlib.closing(plane.api_client()) as api:
             manifests.install_crds(api, [d for d in crd_dirs if d.is_dir()])
