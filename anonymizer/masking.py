@@ -1,26 +1,26 @@
 """The masking run: rewrite tables with masked values, all or nothing.
 
-Role: for each table, build a staging copy holding only masked rows with
-set-based SQL, split into primary-key ranges (see `chunking`) that run on
-parallel connections; then, in ONE transaction, empty the original table
-(TRUNCATE gives it a new data file, the old one is unlinked at commit), fill
-it from the staging copy, rebuild its indexes and foreign keys and refresh
-its statistics (pg_statistic would otherwise keep original values). The
-table keeps its OID, so grants, comments, sequences, views, policies and
-triggers stay as they were. Anything that fails before COMMIT leaves the
-database untouched; staging tables hold only masked data and are dropped.
-The same transaction records the rules each table was masked with
-(`applied`), so a later run can re-mask just the columns whose rule changed.
+Role: in ONE transaction, rewrite each table so that only masked rows are
+left in new data files (the old ones are unlinked at commit), keeping the
+table's OID, so grants, comments, sequences, views, policies and triggers
+stay as they were. Two ways, chosen per table by `planning`:
 
-Why not create-as-select and rename (one heap write instead of two): the
-second write (insert from the stage; WAL-free under wal_level=minimal since
-TRUNCATE gave the table a new file in this transaction) is ~0.9 of ~9 CPU-s
-per 1M users rows, and it is what keeps the table's OID -- views, policies,
-grants, triggers, child tables, row-type dependencies and publications stay
-attached without re-creating any of them. A renamed copy would be filled
-either by parallel connections (committed, so WAL-logged even with
-wal_level=minimal) or by one backend (no parallelism for INSERT ... SELECT in
-PostgreSQL 15), which eats most of the saving.
+* in place (`inplace`): one ALTER TABLE re-types the masked columns to their
+  own type through the masking expressions. PostgreSQL writes the new heap
+  once (WAL-free under wal_level=minimal) and rebuilds the indexes itself.
+  One process, one write: ~2x less CPU than the staged way on a users table.
+* staged, for tables PostgreSQL cannot re-type in place (a view or policy
+  on a masked column, inheritance, ...): a staging copy is filled with
+  set-based SQL split into primary-key ranges (see `chunking`) on parallel
+  connections, then the original is emptied (TRUNCATE gives it a new file),
+  refilled from the stage and its indexes rebuilt.
+
+Foreign keys between the tables are dropped first and re-created last, and
+statistics are refreshed (pg_statistic would otherwise keep original values).
+Anything that fails before COMMIT leaves the database untouched; staging
+tables hold only masked data and are dropped. The same transaction records
+the rules each table was masked with (`applied`), so a later run can
+re-mask just the columns whose rule changed.
 
 It must not parse migrations, read rules files or print: progress goes
 through the `Progress` port.
@@ -38,7 +38,7 @@ from typing import Protocol
 import psycopg
 from psycopg import sql
 
-from anonymizer import applied, schema, strategies
+from anonymizer import applied, inplace, native, schema, strategies
 from anonymizer.planning import STAGE_SCHEMA, Conn, PlanError, TablePlan, linked, plan
 from anonymizer.rules import Rules
 
@@ -119,13 +119,9 @@ def _stage_all(
     return counts
 
 
-def _swap(conn: Conn, plans: list[TablePlan], *, progress: Progress, jobs: int) -> None:
+def _swap(conn: Conn, plans: list[TablePlan], *, progress: Progress) -> None:
+    """Empty the staged tables and refill them from their stage (foreign keys already dropped)."""
     run: Callable[[str], object] = conn.execute
-    # Index builds use parallel workers (the leader plus jobs - 1) like the staging did.
-    run(f"SET LOCAL max_parallel_maintenance_workers = {max(jobs - 1, 0)}")
-    fkeys = schema.foreign_keys(conn, [p.table.oid for p in plans])
-    for fk in fkeys:
-        run(fk.drop)
     for p in plans:
         progress.phase(p.table.name, "swapping")
         for index in p.table.indexes:
@@ -136,7 +132,8 @@ def _swap(conn: Conn, plans: list[TablePlan], *, progress: Progress, jobs: int) 
                 run(f"ALTER TABLE {p.table.ident} DISABLE TRIGGER {trigger}")
         if p.table.force_rls:
             run(f"ALTER TABLE {p.table.ident} NO FORCE ROW LEVEL SECURITY")
-    run("TRUNCATE ONLY " + ", ".join(p.table.ident for p in plans))
+    if plans:
+        run("TRUNCATE ONLY " + ", ".join(p.table.ident for p in plans))
     enable = {"O": "ENABLE", "A": "ENABLE ALWAYS", "R": "ENABLE REPLICA"}
     for p in plans:
         overriding = (
@@ -154,12 +151,70 @@ def _swap(conn: Conn, plans: list[TablePlan], *, progress: Progress, jobs: int) 
                 run(f"ALTER TABLE {p.table.ident} {enable[state]} TRIGGER {ident}")
         if p.table.force_rls:
             run(f"ALTER TABLE {p.table.ident} FORCE ROW LEVEL SECURITY")
+
+
+# PostgreSQL refuses ALTER ... TYPE for a shape `inplace.eligible` did not foresee.
+_REFUSED = (psycopg.errors.FeatureNotSupported, psycopg.errors.InvalidTableDefinition)
+
+
+def _rewrite(conn: Conn, p: TablePlan, *, progress: Progress) -> int | None:
+    """Rewrite one table in place; None when PostgreSQL refuses (nothing changed then)."""
+    progress.phase(p.table.name, "rewriting")
+    statement = inplace.statement(
+        conn, oid=p.table.oid, ident=p.table.ident, rewrites=list(p.rewrites)
+    )
+    try:
+        with conn.transaction():  # a savepoint: a refusal leaves the table as it was
+            conn.execute(statement)
+    except _REFUSED:
+        return None
+    row = conn.execute(f"SELECT count(*) FROM ONLY {p.table.ident}").fetchone()
+    rows = int(row[0]) if row else 0
+    progress.advance(p.table.name, rows)
+    return rows
+
+
+def _stage_here(conn: Conn, p: TablePlan, *, progress: Progress) -> int:
+    """Stage one table on the coordinator itself (the fallback when ALTER was refused)."""
+    cur = conn.execute(
+        f"CREATE UNLOGGED TABLE {p.stage} AS SELECT {p.select} FROM ONLY {p.table.ident}"
+    )
+    progress.advance(p.table.name, cur.rowcount)
+    return cur.rowcount
+
+
+def _mask(
+    conn: Conn, dsn: str, plans: list[TablePlan], *, jobs: int, progress: Progress, memory: str
+) -> dict[str, int]:
+    """Rewrite every planned table inside the coordinator's (uncommitted) transaction."""
+    staged = [p for p in plans if not p.in_place]
+    # Parallel staging reads the tables, so it runs before this transaction's DDL locks them.
+    counts = _stage_all(dsn, staged, jobs=jobs, progress=progress)
+    conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (memory,))
+    # Index builds use parallel workers (the leader plus jobs - 1) like the staging did.
+    conn.execute(f"SET LOCAL max_parallel_maintenance_workers = {max(jobs - 1, 0)}")
+    fkeys = schema.foreign_keys(conn, [p.table.oid for p in plans])
+    for fk in fkeys:
+        conn.execute(fk.drop)
+    for p in plans:
+        if not p.in_place:
+            continue
+        progress.start(p.table.name, p.rows)
+        rows = _rewrite(conn, p, progress=progress)
+        if rows is None:
+            rows = _stage_here(conn, p, progress=progress)
+            staged.append(p)
+        counts[p.table.name] = rows
+    _swap(conn, staged, progress=progress)
+    for p in plans:
         # pg_statistic and extended statistics hold sample values: refresh them.
         if p.analyze:
-            run(p.analyze)
+            progress.phase(p.table.name, "analyzing")
+            conn.execute(p.analyze)
     for fk in fkeys:
         for statement in fk.create:
-            run(statement)
+            conn.execute(statement)
+    return counts
 
 
 def _drop_stage(dsn: str) -> None:
@@ -181,12 +236,15 @@ def run(
     force: bool = False,
     maintenance_work_mem: str = "512MB",
     partial: Mapping[str, frozenset[str]] | None = None,
+    native_functions: bool = True,
 ) -> Result:
     """Mask the tables; either all of them are rewritten or none is (MaskingError).
 
     `names` are masked in full (with the tables linked to them by a pseudonymised
     key); `partial` maps more tables to the only columns to re-mask there (the
     columns whose rule changed, see `applied.changes`), the others are kept.
+    `native_functions`: use the mayfly_mask C extension when the server has it
+    (same values as the SQL expressions, less CPU); False forces the SQL ones.
     """
     started = time.monotonic()
     try:
@@ -197,6 +255,7 @@ def run(
         with psycopg.connect(dsn, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA IF EXISTS {STAGE_SCHEMA} CASCADE")
             admin.execute(f"CREATE SCHEMA {STAGE_SCHEMA}")
+            c_functions = native_functions and native.install(admin)
         counts: dict[str, int] = {}
         try:
             coordinator.execute("SET lock_timeout = '30s'")
@@ -205,18 +264,27 @@ def run(
             effective = applied.restrict(rules, only)
             try:
                 plans, skipped = plan(
-                    coordinator, effective, [*names, *only], keys=keys, jobs=jobs, force=force
+                    coordinator,
+                    effective,
+                    [*names, *only],
+                    keys=keys,
+                    jobs=jobs,
+                    force=force,
+                    c_functions=c_functions,
                 )
             except PlanError as exc:
                 raise MaskingError(str(exc)) from None
             if plans:
                 idents = ", ".join(p.table.ident for p in plans)
                 coordinator.execute(f"LOCK TABLE {idents} IN EXCLUSIVE MODE")
-                counts = _stage_all(dsn, plans, jobs=jobs, progress=progress)
-                coordinator.execute(
-                    "SELECT set_config('maintenance_work_mem', %s, true)", (maintenance_work_mem,)
+                counts = _mask(
+                    coordinator,
+                    dsn,
+                    plans,
+                    jobs=jobs,
+                    progress=progress,
+                    memory=maintenance_work_mem,
                 )
-                _swap(coordinator, plans, progress=progress, jobs=jobs)
             applied.record(coordinator, rules, [*names, *only])
             coordinator.commit()
         except psycopg.Error as exc:

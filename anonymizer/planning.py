@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from anonymizer import chunking, schema, strategies
+from anonymizer import chunking, inplace, native, schema, strategies
 from anonymizer.rules import Rules, Strategy
 
 STAGE_SCHEMA = "mayfly_stage"
@@ -38,6 +38,8 @@ class TablePlan:
     masked: tuple[str, ...]
     rows: int | None
     analyze: str | None
+    rewrites: tuple[tuple[str, str, str], ...]  # (column, type, expression) to re-type
+    in_place: bool  # one ALTER TABLE rewrite (see `inplace`) instead of the staged one
 
 
 def _analyze(conn: Conn, table: schema.Table, masked: list[str]) -> str | None:
@@ -66,8 +68,13 @@ def plan(
     keys: strategies.Keys,
     jobs: int,
     force: bool = False,
+    c_functions: bool = False,
 ) -> tuple[list[TablePlan], list[tuple[str, str]]]:
-    """Decide what to rewrite; raise MaskingError (before touching anything) on any gap."""
+    """Decide what to rewrite; raise MaskingError (before touching anything) on any gap.
+
+    `c_functions`: the database has the mayfly_mask extension (see `native`).
+    """
+    express = native.expression if c_functions else strategies.expression
     plans: list[TablePlan] = []
     skipped: list[tuple[str, str]] = []
     problems: list[str] = []
@@ -84,7 +91,7 @@ def plan(
         except schema.SchemaError as exc:
             problems.append(str(exc))
             continue
-        exprs, cols, masked = [], [], []
+        exprs, cols, masked, rewrites = [], [], [], []
         for column in table.columns:
             col_rule = rule.rule(column.name)
             if col_rule is None:
@@ -96,7 +103,7 @@ def plan(
             if column.generated:
                 continue
             try:
-                expr = strategies.expression(col_rule, column, keys=keys)
+                expr = express(col_rule, column, keys=keys)
             except strategies.StrategyError as exc:
                 problems.append(f"{table.name}: {exc}")
                 continue
@@ -105,6 +112,7 @@ def plan(
             cols.append(ident)
             if col_rule.strategy is not Strategy.KEEP:
                 masked.append(column.name)
+                rewrites.append((column.name, column.type, expr))
         unknown = sorted({c for c, _ in rule.columns} - {c.name for c in table.columns})
         problems.extend(f"{table.name}.{c}: rule for a column that does not exist" for c in unknown)
         rows = conn.execute(
@@ -113,6 +121,9 @@ def plan(
         pages = conn.execute(
             "SELECT pg_relation_size(%s) / current_setting('block_size')::int", (table.oid,)
         ).fetchone()
+        if not rewrites and table.columns:  # forced: rewrite through a no-op
+            first = next((c for c in table.columns if not c.generated), table.columns[0])
+            rewrites.append((first.name, first.type, inplace.noop(first.name)))
         plans.append(
             TablePlan(
                 table,
@@ -130,6 +141,8 @@ def plan(
                 tuple(masked),
                 int(rows[0]) if rows and int(rows[0]) >= 0 else None,
                 _analyze(conn, table, masked),
+                tuple(rewrites),
+                inplace.eligible(conn, table.oid, [c for c, _, _ in rewrites]),
             )
         )
     if problems:

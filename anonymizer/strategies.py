@@ -26,7 +26,7 @@ from psycopg import sql
 from anonymizer.rules import ColumnRule, Strategy
 from anonymizer.schema import Column
 
-_DOMAINS = ("example.com", "example.org", "example.net")
+DOMAINS = ("example.com", "example.org", "example.net")
 _TEXT_STRATEGIES = frozenset(
     {Strategy.EMAIL, Strategy.PHONE, Strategy.NAME, Strategy.ADDRESS, Strategy.PARTIAL}
 )
@@ -56,15 +56,17 @@ class Keys:
 
 
 @cache
-def dictionary(name: str, *, lower: bool = False) -> tuple[str, int]:
+def dictionary(name: str, *, lower: bool = False, kind: str = "name") -> tuple[str, int]:
     """A dictionary file shipped in the package, as a SQL array literal and its size.
 
-    The array is of type `name` (fixed width): subscripting it is constant time,
-    where a text[] is walked element by element (measured 3x slower per pick).
+    The SQL expressions use type `name` (fixed width): subscripting it is constant
+    time, where a text[] is walked element by element (measured 3x slower per
+    pick). The C functions take text[] and unpack it once per call site.
     """
     text = resources.files("anonymizer").joinpath(f"dictionaries/{name}.txt").read_text()
     words = [w.strip().lower() if lower else w.strip() for w in text.splitlines() if w.strip()]
-    return "ARRAY[" + ",".join(sql.Literal(w).as_string() for w in words) + "]::name[]", len(words)
+    literal = ",".join(sql.Literal(w).as_string() for w in words)
+    return f"ARRAY[{literal}]::{kind}[]", len(words)
 
 
 def _pick(name: str, h: str, shift: int, *, lower: bool = False) -> str:
@@ -141,13 +143,7 @@ def expression(rule: ColumnRule, column: Column, *, keys: Keys) -> str:
     h = f"hashtextextended(({col})::text, {keys.seed(s.value)})"
     suffix = f" || ' ' || to_hex({h})" if column.unique else ""
     if s is Strategy.EMAIL:
-        # Idempotent: an address already on a masking domain is kept, so re-masking one
-        # table of a masked clone keeps it consistent with the tables it joins.
-        if opts["domain"]:
-            already = f"{col} LIKE {_literal('%@' + str(opts['domain']))}"
-        else:  # one cheap LIKE, then the exact domain check only for candidates
-            tlds = ", ".join(_literal(d.rsplit(".", 1)[1]) for d in _DOMAINS)
-            already = f"({col} LIKE '%@example.___' AND right({col}, 3) IN ({tlds}))"
+        already = email_kept(col, str(opts["domain"] or ""))
         domain = _literal(opts["domain"]) if opts["domain"] else _pick_domain(h)
         first, last = _pick("first_names", h, 0, lower=True), _pick("last_names", h, 16, lower=True)
         # The hash comes first: a btree sort compares 8-byte abbreviated keys, which are
@@ -174,9 +170,22 @@ def expression(rule: ColumnRule, column: Column, *, keys: Keys) -> str:
     return f"({value[str(opts['part'])]}{suffix})::{column.type}"
 
 
+def email_kept(col: str, domain: str) -> str:
+    """True for an address already on a masking domain (kept as it is).
+
+    Idempotent: re-masking one table of a masked clone keeps it consistent with
+    the tables it joins.
+    """
+    if domain:
+        return f"{col} LIKE {_literal('%@' + domain)}"
+    # one cheap LIKE, then the exact domain check only for candidates
+    tlds = ", ".join(_literal(d.rsplit(".", 1)[1]) for d in DOMAINS)
+    return f"({col} LIKE '%@example.___' AND right({col}, 3) IN ({tlds}))"
+
+
 def _pick_domain(h: str) -> str:
-    array = "ARRAY[" + ",".join(_literal(d) for d in _DOMAINS) + "]::name[]"
-    return f"(({array})[1 + ((({h}) >> 40) & 255)::int % {len(_DOMAINS)}])::text"
+    array = "ARRAY[" + ",".join(_literal(d) for d in DOMAINS) + "]::name[]"
+    return f"(({array})[1 + ((({h}) >> 40) & 255)::int % {len(DOMAINS)}])::text"
 
 
 def _pseudonym(col: str, column: Column, *, keys: Keys, prefix: str) -> str:

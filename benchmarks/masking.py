@@ -4,9 +4,9 @@ Starts a throwaway PostgreSQL (Debian's package, see scripts/ensure-postgres),
 loads a users-shaped table (ids, names, e-mail, phone, address, dates, a JSON
 column), then runs `anonymizer.masking.run` twice per round on a fresh copy:
 once with the masking rules, once with every column `keep` but the same
-rewrite (stage by primary-key ranges, truncate, insert, rebuild indexes;
-nothing to ANALYZE when nothing is masked). Records rows/s, the ratio, wall
-time per phase, CPU seconds, machine info and `uptime` load in
+rewrite (the in-place ALTER TABLE rewrite of `anonymizer.inplace`, forced
+through a no-op expression; nothing to ANALYZE when nothing is masked).
+Records rows/s, the ratio, wall time per phase, CPU seconds, machine info and `uptime` load in
 benchmarks/results/.
 
 Usage: .venv/bin/python benchmarks/masking.py [--rows N] [--jobs J] [--rounds R]
@@ -67,29 +67,25 @@ class Timeline:
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
-        self.marks: dict[str, float] = {}
+        self.marks: list[tuple[str, float]] = [("setup_and_plan", 0.0)]
 
     def _mark(self, what: str) -> None:
-        self.marks[what] = round(time.perf_counter() - self.started, 3)
+        if self.marks[-1][0] != what:
+            self.marks.append((what, time.perf_counter() - self.started))
 
     def start(self, table: str, rows: int | None) -> None:
-        self._mark("staging")
+        self._mark("start")
 
     def advance(self, table: str, rows: int) -> None:
-        self._mark("staged")
+        self._mark("rows_written")
 
     def phase(self, table: str, text: str) -> None:
         self._mark(text)
 
     def phases(self, total: float) -> dict[str, float]:
-        """Seconds spent staging, inserting into the emptied table, indexing+ANALYZE+commit."""
-        m = self.marks
-        return {
-            "setup_and_plan": m.get("staging", 0.0),
-            "stage_parallel": round(m.get("staged", 0.0) - m.get("staging", 0.0), 3),
-            "truncate_insert": round(m.get("indexing", 0.0) - m.get("staged", 0.0), 3),
-            "indexes_analyze_commit": round(total - m.get("indexing", 0.0), 3),
-        }
+        """Seconds from each mark to the next (the last one runs to the end, commit included)."""
+        ends = [t for _, t in self.marks[1:]] + [total]
+        return {name: round(end - t, 3) for (name, t), end in zip(self.marks, ends, strict=True)}
 
 
 def machine() -> dict[str, object]:
@@ -211,8 +207,8 @@ def main() -> None:
         "rows": args.rows,
         "jobs": args.jobs,
         "method": (
-            "stage (parallel primary-key ranges) + truncate + insert"
-            " + rebuild indexes (parallel workers) + analyze masked columns"
+            "one-pass ALTER TABLE ... TYPE ... USING rewrite (indexes rebuilt with"
+            " parallel workers) + analyze masked columns"
         ),
         "masked_seconds": masked,
         "unmasked_seconds": plain,
