@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 PACKAGES := controller anonymizer sim capacity loadtests
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test lint bench venv postgres k8s-bins crds clean
+.PHONY: run test lint bench venv postgres pgext k8s-bins crds clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,14 @@ run: venv
 postgres:
 	@scripts/ensure-postgres
 
+# The anonymizer's C masking functions (PGXS; apt's postgresql-server-dev-NN).
+pgext: postgres
+	@anonymizer/pgext/ensure
+
 k8s-bins:
 	@scripts/k8s-test-bins
 
-test: venv postgres k8s-bins
+test: venv postgres pgext k8s-bins
 	$(PY) -m pytest
 
 lint: venv
@@ -47,7 +51,7 @@ crds: venv
 	$(PY) -m controller.k8s.crds
 
 # Benchmarks; results are written to benchmarks/results/.
-bench: venv postgres k8s-bins
+bench: venv postgres pgext k8s-bins
 	$(PY) benchmarks/core.py
 	$(PY) benchmarks/sim_bench.py
 	$(PY) benchmarks/migrations.py
