@@ -6,9 +6,11 @@ so a claim would stay Pending forever. With `mayfly controller run
 namespace labelled `app.kubernetes.io/managed-by=mayfly`, a hostPath
 PersistentVolume pre-bound to it (`claimRef`); kube-controller-manager's
 PV binder then binds them, so the volume step completes through the real
-binding path. Like a provisioner's StorageClass, it gives them reclaim policy
-`Delete`, and deletes released or failed ones unless someone set `Retain`
-(a warm slot being handed over to a PR namespace). Never enable it in production:
+binding path. Like a CSI external-provisioner (many worker threads), it
+creates the volumes of one pass in parallel, and none twice. Like a
+provisioner's StorageClass, it gives them reclaim policy `Delete`, and
+deletes released or failed ones unless someone set `Retain` (a warm slot
+being handed over to a PR namespace). Never enable it in production:
 it ignores `dataSource` (the clone is empty) and needs to create
 PersistentVolumes, which the production role may not.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from controller.k8s import kube, names
 from controller.k8s.errors import ConflictError, KubeError
@@ -26,6 +29,7 @@ log = logging.getLogger("mayfly.devbinder")
 
 
 Fails = Callable[[kube.Obj], bool]
+WORKERS = 8  # volumes created at once in one pass
 
 
 def bind_pending(api: kube.Kube, namespace: str, *, fails: Fails | None = None) -> int:
@@ -34,7 +38,9 @@ def bind_pending(api: kube.Kube, namespace: str, *, fails: Fails | None = None) 
     `fails(claim)` (tests: a storage fault) leaves that claim Pending, as a
     provisioner that cannot create the volume would.
     """
-    created = 0
+    wanted: list[kube.Obj] = []
+    volumes, _ = api.list(kube.PV, selector=f"{names.MANAGED_BY}=mayfly-dev-binder")
+    made = {vol["metadata"]["name"] for vol in volumes}
     claims, _ = api.list(kube.PVC, namespace=namespace, selector=f"{names.MANAGED_BY}=mayfly")
     for pvc in claims:
         md, spec = pvc["metadata"], pvc.get("spec") or {}
@@ -44,6 +50,8 @@ def bind_pending(api: kube.Kube, namespace: str, *, fails: Fails | None = None) 
             continue
         size = spec.get("resources", {}).get("requests", {}).get("storage", "1Gi")
         pv_name = f"mayfly-dev-{md['uid'][:18]}"
+        if pv_name in made:
+            continue  # made by an earlier pass, not bound yet
         pv: kube.Obj = {
             "apiVersion": "v1",
             "kind": "PersistentVolume",
@@ -63,18 +71,23 @@ def bind_pending(api: kube.Kube, namespace: str, *, fails: Fails | None = None) 
                 },
             },
         }
-        try:
-            api.create(pv)
-            created += 1
-        except ConflictError:
-            pass
-    volumes, _ = api.list(kube.PV, selector=f"{names.MANAGED_BY}=mayfly-dev-binder")
+        wanted.append(pv)
+    with ThreadPoolExecutor(min(WORKERS, max(1, len(wanted)))) as pool:
+        created = sum(pool.map(lambda pv: _create(api, pv), wanted))
     for vol in volumes:
         if (vol.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Retain":
             continue  # kept on purpose: a hand-over in progress
         if (vol.get("status") or {}).get("phase") in ("Released", "Failed"):
             api.delete(kube.PV, vol["metadata"]["name"])
     return created
+
+
+def _create(api: kube.Kube, pv: kube.Obj) -> bool:
+    try:
+        api.create(pv)
+    except ConflictError:
+        return False  # made by an earlier pass
+    return True
 
 
 def run(

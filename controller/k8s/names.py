@@ -48,6 +48,7 @@ REPOSITORY_FULL = "mayfly.dev/repository-full-name"
 NUMBER = "mayfly.dev/number"
 STARTED_AT = "mayfly.dev/started-at"
 DETAIL = "mayfly.dev/detail"
+HANDED_OVER = "mayfly.dev/handed-over"  # on a PR PVC: the volume now points to it
 DB_ACCESS_SHA = "mayfly.dev/db-access-sha"
 EVENT_AT = "mayfly.dev/event-updated-at"
 DELIVERIES = "mayfly.dev/deliveries"

@@ -4,9 +4,16 @@ A PVC cannot be mounted across namespaces (and a clone's VolumeSnapshot
 `dataSource` must be in its PVC's namespace), so a claimed warm slot or a
 bound clone changes hands the standard Kubernetes way: its PersistentVolume
 is kept (`Retain`) and labelled for the environment (with the pool PVC it
-was made for), its `claimRef` is re-pointed (without a uid) to
-the PR namespace's PVC, which names the volume in `spec.volumeName`; the
-PersistentVolume binder then binds the two, and the pool PVC is deleted. On
+was made for); the PR namespace's PVC is created naming the volume in
+`spec.volumeName`; the volume's `claimRef` is re-pointed to that PVC (with
+its uid), the pool PVC is deleted, and the PR PVC is touched once more
+(`handed_over`), so that the PersistentVolume binder syncs the claim again
+now that its volume points to it. In that order the binder needs no
+periodic resync: created after the re-pointing, as first written, the claim
+was often synced while the binder's cache still showed the volume bound to
+the pool PVC, and then waited for the next resync (15 s); a 100-claim
+hand-over took 25 s to bind instead of 4-5 s (measured on the cluster
+tier). On
 teardown the volume's reclaim policy goes back to `Delete`, so it is removed
 with the PR's PVC. Apply bodies only; no I/O, no decisions.
 """
@@ -60,18 +67,31 @@ def hold_volume(
     return _pv(pv_name, {"persistentVolumeReclaimPolicy": "Retain"}, labels, source)
 
 
-def point_volume(pv_name: str, *, namespace: str) -> Obj:
-    """Reserve the volume for the PR namespace's PVC (no uid: the binder completes it)."""
+def point_volume(pv_name: str, *, namespace: str, uid: str = "") -> Obj:
+    """Reserve the volume for the PR namespace's PVC, whose `uid` is known once it exists."""
     ref = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "namespace": namespace,
         "name": names.DB_VOLUME,
         # claimRef merges field by field: empty values clear the old claim's
-        "uid": "",
+        "uid": uid,
         "resourceVersion": "",
     }
     return _pv(pv_name, {"claimRef": ref})
+
+
+def handed_over(namespace: str, pv_name: str) -> Obj:
+    """The PR PVC's mark that its volume now points to it (the write makes the binder look)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": names.DB_VOLUME,
+            "namespace": namespace,
+            "annotations": {names.HANDED_OVER: pv_name},
+        },
+    }
 
 
 def release_volume(pv_name: str) -> Obj:

@@ -29,6 +29,7 @@ Obj = dict[str, Any]
 # one field manager per apply body: one body applied after another by the same
 # manager would remove the fields the first set (labels, reclaim policy)
 HOLD, POINT, RELEASE = "mayfly-hold", "mayfly-point", "mayfly-release"
+HANDED = "mayfly-handed-over"
 
 
 class VolumeWrites(StepWrites):
@@ -87,15 +88,10 @@ class VolumeWrites(StepWrites):
         return self.api.apply(body, manager=HOLD)
 
     def _hand_over(self, key: EnvKey, volume: Obj, pool: list[Obj]) -> None:
-        """Re-point the held volume to the PR namespace's PVC; the pool PVCs go."""
-        ns = self._ns(key)
-        volume = self.api.apply(
-            rhand.point_volume(meta_of(volume)["name"], namespace=ns), manager=POINT
-        )
-        for vol in pool:
-            self.api.delete(kube.PVC, meta_of(vol)["name"], self.cfg.pool_namespace)
+        """Give the held volume to the PR namespace's PVC; the pool PVCs go."""
+        ns, pv_name = self._ns(key), meta_of(volume)["name"]
         labels = labels_of(volume)
-        self.api.apply(
+        claim = self.api.apply(
             rhand.database_pvc(
                 key,
                 namespace=ns,
@@ -106,6 +102,11 @@ class VolumeWrites(StepWrites):
                 attempt=int(labels.get(names.ATTEMPT, "1")),
             )
         )
+        uid = meta_of(claim)["uid"]
+        self.api.apply(rhand.point_volume(pv_name, namespace=ns, uid=uid), manager=POINT)
+        for vol in pool:
+            self.api.delete(kube.PVC, meta_of(vol)["name"], self.cfg.pool_namespace)
+        self.api.apply(rhand.handed_over(ns, pv_name), manager=HANDED)
 
     def _claim(self, key: EnvKey, slot_id: str) -> None:
         if self._resume(key):

@@ -120,6 +120,7 @@ def test_a_clone_becomes_the_pr_database_volume(mayfly_cluster: Any, tmp_path: A
             names.DB_VOLUME,
             pvc["metadata"]["uid"],
         )
+        assert pvc["metadata"]["annotations"][names.HANDED_OVER] == pv["metadata"]["name"]
         clone = names.clone_name(ns, 1)  # the PV was provisioned for the clone
         assert pv["metadata"]["annotations"][names.DETAIL] == f"{s.pool}/{clone}"
         assert names.SLOT not in pv["metadata"]["labels"]

@@ -62,6 +62,17 @@ def test_the_volume_is_kept_then_re_pointed_without_the_old_uid() -> None:
     assert rhand.release_volume("pv-1")["spec"] == {"persistentVolumeReclaimPolicy": "Delete"}
 
 
+def test_the_volume_points_to_the_pr_claim_by_uid_then_the_claim_is_marked() -> None:
+    ref = rhand.point_volume("pv-1", namespace=NS, uid="u-1")["spec"]["claimRef"]
+    assert (ref["namespace"], ref["name"], ref["uid"]) == (NS, names.DB_VOLUME, "u-1")
+    mark = rhand.handed_over(NS, "pv-1")
+    assert (mark["kind"], mark["metadata"]["name"], mark["metadata"]["namespace"]) == (
+        "PersistentVolumeClaim", names.DB_VOLUME, NS,
+    )  # fmt: skip
+    assert mark["metadata"]["annotations"] == {names.HANDED_OVER: "pv-1"}
+    assert "spec" not in mark  # an annotation only: never a second opinion on the spec
+
+
 def _slot(*, locked: bool) -> dict[str, Any]:
     slot = rsteps.slot_pvc("shop-g1-0", generation=1, snapshot=None, blueprint="shop",
                            cfg=ShellConfig())  # fmt: skip
