@@ -14,7 +14,6 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -25,6 +24,7 @@ typedef struct Dict
 {
 	Datum		source;			/* the array datum it was unpacked from */
 	int			n;
+	int			maxlen;			/* the longest word, for sizing results */
 	char	  **word;
 	int		   *len;
 } Dict;
@@ -47,6 +47,7 @@ unpack(Dict *dict, Datum source, MemoryContext mcxt)
 	if (n == 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("mayfly_mask: empty dictionary")));
+	dict->maxlen = 0;
 	dict->word = palloc(sizeof(char *) * n);
 	dict->len = palloc(sizeof(int) * n);
 	for (int i = 0; i < n; i++)
@@ -58,6 +59,7 @@ unpack(Dict *dict, Datum source, MemoryContext mcxt)
 							errmsg("mayfly_mask: NULL in a dictionary")));
 		dict->len[i] = VARSIZE_ANY_EXHDR(t);
 		dict->word[i] = pnstrdup(VARDATA_ANY(t), dict->len[i]);
+		dict->maxlen = Max(dict->maxlen, dict->len[i]);
 	}
 	dict->n = n;
 	dict->source = source;
@@ -93,20 +95,57 @@ keyed_hash(FunctionCallInfo fcinfo)
 												 PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
 }
 
-/* dict[1 + ((h >> shift) & 65535) % size] in SQL (int8 >> is arithmetic). */
+/*
+ * The result text, written in place: one palloc per value, sized by an upper
+ * bound (dictionary words are short; every caller adds up its parts' maxima).
+ */
+typedef struct Out
+{
+	text	   *t;
+	char	   *p;
+} Out;
+
 static void
-pick(StringInfo out, const Dict *dict, int64 h, int shift)
+start(Out *out, int cap)
+{
+	out->t = (text *) palloc(VARHDRSZ + cap);
+	out->p = VARDATA(out->t);
+}
+
+static inline void
+put(Out *out, const char *s, int len)
+{
+	memcpy(out->p, s, len);
+	out->p += len;
+}
+
+static inline void
+putc_(Out *out, char c)
+{
+	*out->p++ = c;
+}
+
+static text *
+finish(Out *out)
+{
+	SET_VARSIZE(out->t, out->p - (char *) out->t);
+	return out->t;
+}
+
+/* dict[1 + ((h >> shift) & 65535) % size] in SQL (int8 >> is arithmetic). */
+static inline void
+pick(Out *out, const Dict *dict, int64 h, int shift)
 {
 	int			i = (int) ((h >> shift) & 65535) % dict->n;
 
-	appendBinaryStringInfo(out, dict->word[i], dict->len[i]);
+	put(out, dict->word[i], dict->len[i]);
 }
 
-/* to_hex(int8): the 64 bits as unsigned, lower case, no leading zeros. */
+/* to_hex(int8): the 64 bits as unsigned, lower case, no leading zeros (at most 16). */
 static void
-hex(StringInfo out, int64 h)
+hex(Out *out, int64 h)
 {
-	char		buf[17];
+	char		buf[16];
 	int			p = 16;
 	uint64		v = (uint64) h;
 
@@ -115,23 +154,34 @@ hex(StringInfo out, int64 h)
 		buf[--p] = "0123456789abcdef"[v & 15];
 		v >>= 4;
 	} while (v != 0);
-	appendBinaryStringInfo(out, buf + p, 16 - p);
+	put(out, buf + p, 16 - p);
+}
+
+/* A non-negative number in decimal, left-padded with zeros to `width` (at most 20). */
+static void
+decimal(Out *out, uint64 v, int width)
+{
+	char		buf[20];
+	int			p = 20;
+
+	do
+	{
+		buf[--p] = '0' + (char) (v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (20 - p < width)
+		buf[--p] = '0';
+	put(out, buf + p, 20 - p);
 }
 
 static void
-suffix(StringInfo out, int64 h, bool unique)
+suffix(Out *out, int64 h, bool unique)
 {
 	if (unique)
 	{
-		appendStringInfoChar(out, ' ');
+		putc_(out, ' ');
 		hex(out, h);
 	}
-}
-
-static text *
-result(StringInfo out)
-{
-	return cstring_to_text_with_len(out->data, out->len);
 }
 
 /* mayfly_email(value, seed, firsts, lasts, domains): <hex>.first.last@domain */
@@ -141,19 +191,21 @@ mayfly_email(PG_FUNCTION_ARGS)
 {
 	Dicts	   *ds = dicts(fcinfo, 2, 3);
 	int64		h = keyed_hash(fcinfo);
-	StringInfoData out;
-	int			d;
+	Out			out;
 
-	initStringInfo(&out);
+	start(&out, 16 + 3 + ds->d[0].maxlen + ds->d[1].maxlen + ds->d[2].maxlen);
 	hex(&out, h);
-	appendStringInfoChar(&out, '.');
+	putc_(&out, '.');
 	pick(&out, &ds->d[0], h, 0);
-	appendStringInfoChar(&out, '.');
+	putc_(&out, '.');
 	pick(&out, &ds->d[1], h, 16);
-	appendStringInfoChar(&out, '@');
-	d = (int) ((h >> 40) & 255) % ds->d[2].n;
-	appendBinaryStringInfo(&out, ds->d[2].word[d], ds->d[2].len[d]);
-	PG_RETURN_TEXT_P(result(&out));
+	putc_(&out, '@');
+	{
+		int			d = (int) ((h >> 40) & 255) % ds->d[2].n;
+
+		put(&out, ds->d[2].word[d], ds->d[2].len[d]);
+	}
+	PG_RETURN_TEXT_P(finish(&out));
 }
 
 /* mayfly_phone(value, seed, prefix, unique): prefix || 7 digits [|| ' ' || hex] */
@@ -163,13 +215,14 @@ mayfly_phone(PG_FUNCTION_ARGS)
 {
 	int64		h = keyed_hash(fcinfo);
 	text	   *prefix = PG_GETARG_TEXT_PP(2);
-	StringInfoData out;
+	int			plen = VARSIZE_ANY_EXHDR(prefix);
+	Out			out;
 
-	initStringInfo(&out);
-	appendBinaryStringInfo(&out, VARDATA_ANY(prefix), VARSIZE_ANY_EXHDR(prefix));
-	appendStringInfo(&out, "%07d", (int) ((h & PG_INT64_MAX) % 10000000));
+	start(&out, plen + 7 + 17);
+	put(&out, VARDATA_ANY(prefix), plen);
+	decimal(&out, (uint64) ((h & PG_INT64_MAX) % 10000000), 7);
 	suffix(&out, h, PG_GETARG_BOOL(3));
-	PG_RETURN_TEXT_P(result(&out));
+	PG_RETURN_TEXT_P(finish(&out));
 }
 
 /* mayfly_name(value, seed, firsts, lasts, part 0/1/2 = first/last/full, unique) */
@@ -180,17 +233,17 @@ mayfly_name(PG_FUNCTION_ARGS)
 	Dicts	   *ds = dicts(fcinfo, 2, 2);
 	int64		h = keyed_hash(fcinfo);
 	int32		part = PG_GETARG_INT32(4);
-	StringInfoData out;
+	Out			out;
 
-	initStringInfo(&out);
+	start(&out, ds->d[0].maxlen + 1 + ds->d[1].maxlen + 17);
 	if (part != 1)
 		pick(&out, &ds->d[0], h, 0);
 	if (part == 2)
-		appendStringInfoChar(&out, ' ');
+		putc_(&out, ' ');
 	if (part != 0)
 		pick(&out, &ds->d[1], h, 16);
 	suffix(&out, h, PG_GETARG_BOOL(5));
-	PG_RETURN_TEXT_P(result(&out));
+	PG_RETURN_TEXT_P(finish(&out));
 }
 
 /* mayfly_address(value, seed, streets, suffixes, cities, part 0/1/2 = street/city/full, unique) */
@@ -201,20 +254,21 @@ mayfly_address(PG_FUNCTION_ARGS)
 	Dicts	   *ds = dicts(fcinfo, 2, 3);
 	int64		h = keyed_hash(fcinfo);
 	int32		part = PG_GETARG_INT32(5);
-	StringInfoData out;
+	Out			out;
 
-	initStringInfo(&out);
+	start(&out, 4 + 1 + ds->d[0].maxlen + 1 + ds->d[1].maxlen + 2 + ds->d[2].maxlen + 17);
 	if (part != 1)
 	{
-		appendStringInfo(&out, "%d ", (int) (1 + ((h >> 48) & 1023)));
+		decimal(&out, (uint64) (1 + ((h >> 48) & 1023)), 0);
+		putc_(&out, ' ');
 		pick(&out, &ds->d[0], h, 0);
-		appendStringInfoChar(&out, ' ');
+		putc_(&out, ' ');
 		pick(&out, &ds->d[1], h, 16);
 	}
 	if (part == 2)
-		appendBinaryStringInfo(&out, ", ", 2);
+		put(&out, ", ", 2);
 	if (part != 0)
 		pick(&out, &ds->d[2], h, 32);
 	suffix(&out, h, PG_GETARG_BOOL(6));
-	PG_RETURN_TEXT_P(result(&out));
+	PG_RETURN_TEXT_P(finish(&out));
 }
