@@ -9,6 +9,10 @@ through a no-op expression; nothing to ANALYZE when nothing is masked).
 Records rows/s, the ratio, wall time per phase, CPU seconds, machine info and `uptime` load in
 benchmarks/results/.
 
+The masked runs use the mayfly_mask C extension when it is installed (`make
+pgext`; recorded as "c_functions"), the SQL expressions otherwise or with
+--sql-expressions.
+
 Usage: .venv/bin/python benchmarks/masking.py [--rows N] [--jobs J] [--rounds R]
 """
 
@@ -24,13 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anonymizer import masking, pgserver, rules, strategies
+from anonymizer import masking, native, pgserver, rules, strategies
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -134,7 +139,13 @@ def server_cpu(datadir: Path) -> float:
 
 
 def one(
-    dsn: str, columns: dict[str, object], *, jobs: int, force: bool, datadir: Path
+    dsn: str,
+    columns: Mapping[str, object],
+    *,
+    jobs: int,
+    force: bool,
+    datadir: Path,
+    c_functions: bool = True,
 ) -> tuple[float, float, dict[str, float]]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS users")
@@ -155,6 +166,7 @@ def one(
         jobs=jobs,
         progress=timeline,
         force=force,
+        native_functions=c_functions,
     )
     wall = time.perf_counter() - started
     time.sleep(0.2)  # let the postmaster reap the worker backends
@@ -168,6 +180,11 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 2))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default="masking")
+    ap.add_argument(
+        "--sql-expressions",
+        action="store_true",
+        help="mask with the SQL expressions even where the mayfly_mask C extension is installed",
+    )
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="mayfly-bench-"))
     base.chmod(0o755)
@@ -182,6 +199,8 @@ def main() -> None:
             # land in another round's CPU count; the masking run does its own ANALYZE.
             conn.execute("ALTER SYSTEM SET autovacuum = off")
             conn.execute("SELECT pg_reload_conf()")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            c_functions = native.install(conn) and not args.sql_expressions
         load_before = uptime()
         plain, masked, plain_cpu, masked_cpu = [], [], [], []
         plain_phases, masked_phases = [], []
@@ -192,7 +211,12 @@ def main() -> None:
             plain_cpu.append(cpu)
             plain_phases.append(phases)
             wall, cpu, phases = one(
-                dsn, MASKED, jobs=args.jobs, force=False, datadir=server.datadir
+                dsn,
+                MASKED,
+                jobs=args.jobs,
+                force=False,
+                datadir=server.datadir,
+                c_functions=not args.sql_expressions,
             )
             masked.append(wall)
             masked_cpu.append(cpu)
@@ -210,6 +234,7 @@ def main() -> None:
             "one-pass ALTER TABLE ... TYPE ... USING rewrite (indexes rebuilt with"
             " parallel workers) + analyze masked columns"
         ),
+        "c_functions": c_functions,
         "masked_seconds": masked,
         "unmasked_seconds": plain,
         "masked_rows_per_s": round(args.rows / best_masked),
