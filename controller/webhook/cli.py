@@ -60,6 +60,13 @@ def serve(
         "GITHUB_TOKEN"
     ),
     max_body: Annotated[int, typer.Option(help="largest accepted body in bytes")] = 1024 * 1024,
+    api_concurrency: Annotated[
+        int,
+        typer.Option(
+            envvar="MAYFLY_API_CONCURRENCY",
+            help="API calls in flight at most; more wait in the webhook, first come first served",
+        ),
+    ] = 8,
 ) -> None:
     """Serve POST /github, /healthz, /readyz and /metrics."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -72,7 +79,7 @@ def serve(
     cfg = kube.connect(kubeconfig).api.configuration
     gh = GitHub(github_api, token=os.environ.get(github_token_env)) if github_api else None
     store = CachedStore(
-        ApiServer(cfg, namespace=namespace),
+        ApiServer(cfg, namespace=namespace, pool=api_concurrency),
         namespace=namespace,
         paths=(lambda pr: gh.pull_files(pr.repository, pr.number)) if gh else None,
     )
