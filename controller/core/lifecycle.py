@@ -77,6 +77,38 @@ def derive_phase(facts: Facts) -> Phase:
     raise AssertionError("PHASE_RULES ends with a catch-all row")  # pragma: no cover
 
 
+@lru_cache(maxsize=4096)
+def phase_of(
+    wanted: bool,
+    unwanted_reason: Reason,
+    admitted: bool,
+    admit_now: bool,
+    has_resources: bool,
+    terminating: bool,
+    finalizer: bool,
+    next_step: Step | None,
+    via_slot: bool,
+    failed: bool,
+    updating: bool,
+) -> Phase:
+    """`derive_phase` of the facts given in `Facts` order (reconcile's hot path: no tuple built)."""
+    return derive_phase(
+        Facts(
+            wanted,
+            unwanted_reason,
+            admitted,
+            admit_now,
+            has_resources,
+            terminating,
+            finalizer,
+            next_step,
+            via_slot,
+            failed,
+            updating,
+        )
+    )
+
+
 STEP_PHASE: dict[Step, Phase] = {
     Step.MIGRATIONS: Phase.MIGRATING,
     Step.MASKING: Phase.MASKING,

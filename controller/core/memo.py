@@ -170,6 +170,11 @@ class QuietMemo:
         self.in_flight -= entry.in_flight
         self._seq.pop(key, None)
 
+    def forget_all(self, keys: set[EnvKey]) -> None:
+        """`forget` each of `keys` (most are not remembered: looked up in C first)."""
+        for key in keys & self._entries.keys():
+            self.forget(key)
+
     def due(self, now: datetime) -> set[EnvKey]:
         """Keys whose deadline has come (their quiet entry no longer holds)."""
         due: set[EnvKey] = set()

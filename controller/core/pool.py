@@ -13,13 +13,12 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import filterfalse, islice
+from operator import attrgetter
 
 from controller.core.actions import DrainSlots, ReplenishPool
 from controller.core.blueprint import PoolSchedule
 from controller.core.naming import slot_name
 from controller.core.types import Slot, SlotState
-
-_UNCLAIMED = (SlotState.WARMING, SlotState.READY)
 
 
 def claimable(slots: Iterable[Slot]) -> list[Slot]:
@@ -47,6 +46,9 @@ def _free_names(blueprint: str, generation: int, count: int, taken: Container[st
     return found
 
 
+_slot_id = attrgetter("id")
+
+
 @dataclass(frozen=True, slots=True)
 class PoolPlan:
     replenish: ReplenishPool | None
@@ -70,26 +72,36 @@ def plan_pool(
     `taken` the ids of `slots` are the ones in use.
     """
     all_slots = list(slots)
-    unclaimed = [
-        s
-        for s in all_slots
-        if s.state in _UNCLAIMED and s.claimed_by is None and s.id not in claimed_now
-    ]
-    fresh = [s for s in unclaimed if s.generation >= golden_generation]
-    stale = [s for s in unclaimed if s.generation < golden_generation]
-    fresh_ready = sorted((s for s in fresh if s.state is SlotState.READY), key=lambda s: s.id)
-    warming = sum(1 for s in unclaimed if s.state is SlotState.WARMING)
+    fresh_ready: list[Slot] = []
+    stale_ready: list[Slot] = []
+    drain: list[str] = []  # stale slots still warming, then surplus ready ones
+    fresh = warming = 0
+    for s in all_slots:  # the unclaimed ones, by freshness and state, in one pass
+        if s.claimed_by is not None or s.id in claimed_now:
+            continue
+        state = s.state
+        if state is SlotState.READY:
+            if s.generation >= golden_generation:
+                fresh += 1
+                fresh_ready.append(s)
+            else:
+                stale_ready.append(s)
+        elif state is SlotState.WARMING:
+            if s.generation >= golden_generation:
+                fresh += 1
+                warming += 1
+            else:
+                drain.append(s.id)
+    fresh_ready.sort(key=_slot_id)
+    stale_ready.sort(key=_slot_id)
     target = schedule.size_at(hour_utc)
 
-    drain: list[str] = [s.id for s in stale if s.state is SlotState.WARMING]
-    stale_ready = sorted((s for s in stale if s.state is SlotState.READY), key=lambda s: s.id)
     surplus_stale = max(0, len(fresh_ready) + len(stale_ready) - target)
     drain += [s.id for s in stale_ready[:surplus_stale]]
-    surplus_fresh = max(0, len(fresh) - target)
+    surplus_fresh = max(0, fresh - target)
     drain += [s.id for s in reversed(fresh_ready)][:surplus_fresh]
 
-    warming_after = warming - sum(1 for s in stale if s.state is SlotState.WARMING)
-    create = max(0, min(target - len(fresh), schedule.max_warming - warming_after))
+    create = max(0, min(target - fresh, schedule.max_warming - warming))
     if taken is None:
         taken = {s.id for s in all_slots} if create else set()
     new_ids = _free_names(blueprint, golden_generation, create, taken) if create else []

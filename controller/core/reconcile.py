@@ -29,7 +29,6 @@ from controller.core.actions import (
     TearDown,
 )
 from controller.core.blueprint import Blueprint
-from controller.core.lifecycle import Facts
 from controller.core.memo import QUIET, Quiet, QuietMemo
 from controller.core.naming import namespace_for
 from controller.core.policy import Policy
@@ -73,6 +72,39 @@ class _Progress(NamedTuple):
     message: str = ""
 
 
+class _View(NamedTuple):
+    """One active environment as the first pass saw it."""
+
+    key: EnvKey
+    pr: PullRequest | None
+    env: ObservedEnvironment
+    reason: Reason
+    progress: _Progress | None
+    timers: list[datetime]
+
+
+# what admission decides with no candidates (nothing), without asking it
+_NO_DECISION = admission.decide(
+    (), live_by_team={}, quota_of={}, default_quota=0, in_flight=0, cap=0
+)
+
+
+_NAMESPACES: dict[str, dict[EnvKey, str]] = {}
+
+
+def _namespaces(prefix: str) -> dict[EnvKey, str]:
+    """Namespace names by key for one prefix: `namespace_for` with a plain dict in front."""
+    names = _NAMESPACES.get(prefix)
+    if names is None or len(names) >= 65536:
+        names = _NAMESPACES[prefix] = {}
+    return names
+
+
+def _namespace(names: dict[EnvKey, str], key: EnvKey, prefix: str) -> str:
+    name = names[key] = namespace_for(key, prefix=prefix)
+    return name
+
+
 def _team_of(pr: PullRequest | None, env: ObservedEnvironment) -> str:
     """The team a ticket counts against: the one it was granted to, once admitted."""
     return env.team if env.admitted and env.team else (pr.team if pr else env.team)
@@ -98,17 +130,24 @@ def _progress(
     pr: PullRequest, env: ObservedEnvironment, bp: Blueprint, now: datetime, policy: Policy
 ) -> _Progress:
     databases = databases_for_paths(bp, pr.changed_paths)
-    deploy = env.step(Step.DEPLOY)
-    updating = (
-        deploy is not None and deploy.status is StepStatus.SUCCEEDED and deploy.sha != pr.head_sha
-    )
+    records, head = env.steps, pr.head_sha
+    updating = False
+    for deploy in records:
+        if deploy.step is Step.DEPLOY:
+            updating = deploy.status is StepStatus.SUCCEEDED and deploy.sha != head
+            break
     for step in lifecycle.STEP_ORDER:
-        if step is Step.VOLUME and not bp.databases:
+        if step is Step.VOLUME:
+            if not bp.databases:
+                continue
+        elif (step is Step.MIGRATIONS or step is Step.MASKING) and not databases:
             continue
-        if step in (Step.MIGRATIONS, Step.MASKING) and not databases:
-            continue
-        rec = env.step(step)
-        if rec is not None and step is not Step.VOLUME and rec.sha != pr.head_sha:
+        rec: StepRecord | None = None
+        for candidate in records:  # the latest record of the step (a few at most)
+            if candidate.step is step:
+                rec = candidate
+                break
+        if rec is not None and step is not Step.VOLUME and rec.sha != head:
             rec = None
         if rec is not None and rec.status is StepStatus.SUCCEEDED:
             continue
@@ -122,7 +161,7 @@ def _progress(
                 failed_reason, failed_at, deadline = Reason.STEP_TIMEOUT, deadline, None
         route_plan, message = None, ""
         startable = rec is None or failed_reason is not Reason.NONE
-        if step in (Step.DEPLOY, Step.ROUTES) and startable:
+        if (step is Step.DEPLOY or step is Step.ROUTES) and startable:
             try:
                 route_plan = plan_routes(
                     bp,
@@ -166,69 +205,71 @@ def reconcile(
     deadline = quiet_memo.next_deadline()
     timers: list[datetime] = [deadline] if deadline is not None else []
 
-    views: dict[EnvKey, tuple[PullRequest | None, ObservedEnvironment, Reason]] = {}
-    progress: dict[EnvKey, _Progress] = {}
-    live_by_team = dict(quiet_memo.live)
+    views: list[_View] = []
+    live_here: dict[str, int] = {}  # admitted environments among the active ones, by team
     in_flight = quiet_memo.in_flight
     candidates: list[admission.Candidate] = []
-    env_timers: dict[EnvKey, list[datetime]] = {}
+    ttl, idle_expiry = bp.ttl, bp.idle_expiry
     for key in active:
         pr = prs.get(key)
         env = envs.get(key) or ObservedEnvironment(key=key, team=pr.team if pr else "")
         reason = _unwanted_reason(pr, env, bp, now)
-        views[key] = (pr, env, reason)
-        team = _team_of(pr, env)
-        own_timers = env_timers[key] = []
+        own_timers: list[datetime] = []
+        prog = None
         if pr is not None and reason is Reason.NONE:
-            started = progress[key] = _progress(pr, env, bp, now, policy)
-            if started.running_deadline is not None:  # a step times out then: facts change
-                own_timers.append(started.running_deadline)
+            prog = _progress(pr, env, bp, now, policy)
+            if prog.running_deadline is not None:  # a step times out then: facts change
+                own_timers.append(prog.running_deadline)
         if pr is not None and pr.state is PRState.OPEN:  # expiry (and its reason) changes then
-            expiries = (pr.opened_at + bp.ttl, pr.updated_at + bp.idle_expiry)
-            own_timers.extend(t for t in expiries if t > now)
+            for expiry in (pr.opened_at + ttl, pr.updated_at + idle_expiry):
+                if expiry > now:
+                    own_timers.append(expiry)
+        views.append(_View(key, pr, env, reason, prog, own_timers))
         if env.admitted:
-            live_by_team[team] = live_by_team.get(team, 0) + 1
-            prog = progress.get(key)
+            team = _team_of(pr, env)
+            live_here[team] = live_here.get(team, 0) + 1
             if prog is not None and prog.next_step is not None and not prog.failed_reason:
                 in_flight += 1
         elif pr is not None and reason is Reason.NONE and not env.namespace_terminating:
             since = env.first_seen or pr.opened_at
             candidates.append(admission.Candidate(key, pr.team, bp.priority_of(pr.labels), since))
 
-    decision = admission.decide(
-        candidates,
-        live_by_team=live_by_team,
-        quota_of={q.team: q.max_environments for q in bp.quotas.teams},
-        default_quota=bp.quotas.default_per_team,
-        in_flight=in_flight,
-        cap=bp.max_concurrent_provisions,
-    )
-    admit_now = set(decision.admitted)
-
-    for key in active:
-        pr, env, reason = views[key]
-        own_timers = env_timers[key]
-        namespace = namespace_for(key, prefix=policy.namespace_prefix)
-        wanted = reason is Reason.NONE
-        prog = progress.get(key)
-        via_slot = False
-        if prog is not None and prog.next_step is Step.VOLUME:
-            rec = prog.record
-            via_slot = rec.detail.startswith("slot:") if rec else bool(free_slots)
-        facts = Facts(
-            wanted=wanted,
-            unwanted_reason=reason,
-            admitted=env.admitted,
-            admit_now=key in admit_now,
-            has_resources=env.has_resources,
-            terminating=env.namespace_terminating,
-            finalizer=env.finalizer,
-            next_step=prog.next_step if prog else None,
-            via_slot=via_slot,
-            failed=prog is not None and prog.failed_reason is not Reason.NONE,
-            updating=prog is not None and prog.updating and prog.next_step is not None,
+    decision = _NO_DECISION
+    if candidates:  # admission only ever admits or queues candidates
+        live_by_team = dict(quiet_memo.live)
+        for team, count in live_here.items():
+            live_by_team[team] = live_by_team.get(team, 0) + count
+        decision = admission.decide(
+            candidates,
+            live_by_team=live_by_team,
+            quota_of={q.team: q.max_environments for q in bp.quotas.teams},
+            default_quota=bp.quotas.default_per_team,
+            in_flight=in_flight,
+            cap=bp.max_concurrent_provisions,
         )
-        phase = lifecycle.derive_phase(facts)
+    admit_now = decision.admitted
+
+    names = _namespaces(policy.namespace_prefix)
+    for key, pr, env, reason, prog, own_timers in views:
+        namespace = names.get(key) or _namespace(names, key, policy.namespace_prefix)
+        next_step = prog.next_step if prog is not None else None
+        via_slot = False
+        if next_step is Step.VOLUME:
+            rec = prog.record  # type: ignore[union-attr]  # next_step is set only with prog
+            via_slot = rec.detail.startswith("slot:") if rec else bool(free_slots)
+        phase = lifecycle.phase_of(
+            reason is Reason.NONE,
+            reason,
+            env.admitted,
+            key in admit_now,
+            env.has_resources,
+            env.namespace_terminating,
+            env.finalizer,
+            next_step,
+            via_slot,
+            prog is not None and prog.failed_reason is not Reason.NONE,
+            prog is not None and prog.updating and next_step is not None,
+        )
         env_actions: list[Action] = []
         status_reason = reason
         message = ""
@@ -288,23 +329,22 @@ def reconcile(
         if env_actions or phase in (Phase.QUEUED, Phase.PENDING):
             quiet_memo.unquiet.add(key)
         else:
-            prog_now = progress.get(key)
             quiet_memo.remember(
                 key,
-                Quiet(
-                    pr=pr,
-                    env=env,
-                    blueprint=bp,
-                    policy=policy,
-                    since=now,
-                    until=min(own_timers) if own_timers else None,
-                    team=_team_of(pr, env),
-                    admitted=env.admitted,
-                    in_flight=bool(
+                Quiet(  # in field order: pr, env, blueprint, policy, since, until, team, ...
+                    pr,
+                    env,
+                    bp,
+                    policy,
+                    now,
+                    min(own_timers) if own_timers else None,
+                    _team_of(pr, env),
+                    env.admitted,
+                    bool(
                         env.admitted
-                        and prog_now is not None
-                        and prog_now.next_step is not None
-                        and not prog_now.failed_reason
+                        and prog is not None
+                        and prog.next_step is not None
+                        and not prog.failed_reason
                     ),
                 ),
             )
@@ -330,9 +370,11 @@ def reconcile(
         actions.append(pool.replenish)
     if bp.pool.hours:
         timers.append(quiet_memo.next_hour(now))
-    future = [t for t in timers if t > now]
-    requeue = min(future) - now if future else None
-    return Plan(tuple(actions), requeue)
+    soonest: datetime | None = None
+    for timer in timers:
+        if timer > now and (soonest is None or timer < soonest):
+            soonest = timer
+    return Plan(tuple(actions), None if soonest is None else soonest - now)
 
 
 def _active_keys(
@@ -347,7 +389,9 @@ def _active_keys(
 ) -> list[EnvKey]:
     """The environments to compute now; every other one is quiet and counted by the memo."""
     if changed is not None and memo.context == (bp, policy):
-        suspects = set(changed) | memo.unquiet | memo.due(now)
+        suspects = memo.unquiet  # replaced below: extended in place
+        suspects.update(changed)
+        suspects.update(memo.due(now))
     else:
         present = prs.keys() | envs.keys()
         suspects = {k for k in memo.remembered() if k not in present}
@@ -360,9 +404,10 @@ def _active_keys(
                 suspects.add(key)
     memo.context = (bp, policy)
     memo.unquiet = set()
-    for key in suspects:
-        memo.forget(key)
-    return sorted(k for k in suspects if k in prs or k in envs)
+    memo.forget_all(suspects)
+    active = [k for k in suspects if k in prs or k in envs]
+    active.sort()
+    return active
 
 
 def _drive(

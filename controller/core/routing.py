@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
@@ -110,6 +110,9 @@ class _PathIndex:
     service_memo: dict[tuple[str, ...], tuple[str, ...]]
     placements: dict[tuple[object, ...], _Placement | RoutingError]
     plans: dict[tuple[object, ...], RoutePlan]  # by placement key and namespace
+    # graph walks, by service: callers outside the shared services, and callees
+    callers: dict[str, frozenset[str]] = field(default_factory=dict)
+    callees: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 _INDEXES: dict[int, tuple[Blueprint, _PathIndex]] = {}
@@ -255,7 +258,8 @@ def _place(
     for name in sorted(changed):
         why = "its migrations changed" if name in db_owners else "changed by the pull request"
         reasons[name] = why
-    _check_shared(graph, shared=shared, changed=changed, pr_data=set(db_owners))
+    walks = _index(blueprint)
+    _check_shared(graph, shared=shared, changed=changed, pr_data=set(db_owners), walks=walks)
     if mode is RoutingMode.FULL:
         in_pr = set(graph.nodes) - shared
         for name in in_pr - changed:
@@ -263,9 +267,12 @@ def _place(
     else:
         in_pr = set(changed)
         # calls through a shared service reach its stable build, never the PR's
-        private = graph.subgraph(n for n in graph.nodes if n not in shared)
         for name in sorted(changed):
-            for caller in sorted(nx.ancestors(private, name)):
+            callers = walks.callers.get(name)
+            if callers is None:
+                private = graph.subgraph(n for n in graph.nodes if n not in shared)
+                callers = walks.callers[name] = frozenset(nx.ancestors(private, name))
+            for caller in sorted(callers):
                 if caller not in in_pr:
                     in_pr.add(caller)
                     reasons[caller] = f"calls {name} (transitively), which runs in the PR"
@@ -294,7 +301,12 @@ def _place(
 
 
 def _check_shared(
-    graph: nx.DiGraph, *, shared: set[str], changed: set[str], pr_data: set[str]
+    graph: nx.DiGraph,
+    *,
+    shared: set[str],
+    changed: set[str],
+    pr_data: set[str],
+    walks: _PathIndex,
 ) -> None:
     """A shared service may not be changed, nor own or call PR-only data."""
     for name in sorted(shared & changed):
@@ -306,7 +318,10 @@ def _check_shared(
             "preview this change",
         )
     for name in sorted(shared):
-        needs = sorted(nx.descendants(graph, name) & pr_data)
+        callees = walks.callees.get(name)
+        if callees is None:
+            callees = walks.callees[name] = frozenset(nx.descendants(graph, name))
+        needs = sorted(callees & pr_data)
         if needs:
             raise RoutingError(
                 RoutingErrorKind.SHARED_NEEDS_PR_DATA,
