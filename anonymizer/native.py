@@ -37,9 +37,13 @@ def install(conn: psycopg.Connection[tuple[Any, ...]]) -> bool:
             return False
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         conn.execute(f"CREATE EXTENSION IF NOT EXISTS {EXTENSION} SCHEMA {SCHEMA}")
+        where = conn.execute(
+            "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = %s",
+            (EXTENSION,),
+        ).fetchone()
     except psycopg.Error:  # e.g. not allowed to create extensions: the SQL expressions do
         return False
-    return True
+    return where is not None and where[0] == SCHEMA  # installed elsewhere by hand: not ours
 
 
 def _dict(name: str, *, lower: bool = False) -> str:

@@ -93,3 +93,12 @@ def test_a_run_with_the_c_functions_equals_one_without(c_functions: str, pg_dsn:
                 ).fetchall()
             )
     assert dumps[0] == dumps[1]
+
+
+def test_without_the_extension_in_our_schema_the_sql_expressions_are_used(
+    pg_dsn: str, pgext_installed: bool
+) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA elsewhere")
+        conn.execute(f"CREATE EXTENSION {native.EXTENSION} SCHEMA elsewhere")
+        assert not native.install(conn)
