@@ -13,6 +13,7 @@ PVC, and that PVC is Bound). Nothing here writes.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from controller.core.schema import SchemaError
 from controller.core.types import (
     DesiredState,
     EnvKey,
+    EnvStatus,
     ObservedEnvironment,
     ObservedState,
     PullRequest,
@@ -125,13 +127,67 @@ class View:
     markers: dict[str, list[Obj]] = field(default_factory=dict)
 
 
+class _Decoded:
+    """PreviewEnvironment spec and status decoded once per resourceVersion (bounded).
+
+    Every cycle reads every PreviewEnvironment of its Blueprint from the cache;
+    decoding 500 unchanged specs and statuses took a good part of a cycle.
+    The values are frozen, so sharing them between cycles changes nothing.
+    """
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()  # workers of different Blueprints build at once
+        self._specs: dict[tuple[str, str], PullRequest] = {}
+        self._statuses: dict[tuple[str, str], tuple[EnvStatus | None]] = {}
+
+    @staticmethod
+    def _key(obj: Obj) -> tuple[str, str] | None:
+        md = meta_of(obj)
+        uid, rv = md.get("uid"), md.get("resourceVersion")
+        return (uid, rv) if isinstance(uid, str) and isinstance(rv, str) and uid and rv else None
+
+    def pull_request(self, obj: Obj) -> PullRequest:
+        key = self._key(obj)
+        if key is None:
+            return pe.pull_request(obj)
+        found = self._specs.get(key)
+        if found is None:
+            found = pe.pull_request(obj)  # a SchemaError is not remembered
+            with self._lock:
+                self._specs[key] = found
+                self._trim(self._specs)
+        return found
+
+    def status(self, obj: Obj) -> EnvStatus | None:
+        key = self._key(obj)
+        if key is None:
+            return pe.status_of(obj)
+        found = self._statuses.get(key)
+        if found is not None:
+            return found[0]
+        status = pe.status_of(obj)
+        with self._lock:
+            self._statuses[key] = (status,)
+            self._trim(self._statuses)
+        return status
+
+    def _trim(self, memo: dict[Any, Any]) -> None:
+        if len(memo) > self.limit:  # oldest first (insertion order): stale versions go
+            for stale in list(memo)[: len(memo) // 2]:
+                memo.pop(stale, None)
+
+
+_DECODED = _Decoded()
+
+
 def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
     """Pure: the core's view of `bp` from the listed objects."""
     prs: list[PullRequest] = []
     pes: dict[EnvKey, Obj] = {}
     for obj in snap.pes:
         try:
-            pr = pe.pull_request(obj)
+            pr = _DECODED.pull_request(obj)
         except SchemaError as exc:
             log.warning(
                 "event=invalid_spec name=%s errors=%d", meta_of(obj).get("name"), len(exc.errors)
@@ -190,7 +246,7 @@ def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
                 slot_id=slot_id,
                 steps=tuple(steps),
                 db_access_sha=access[-1] if access else None,
-                status=pe.status_of(pe_obj) if pe_obj is not None else None,
+                status=_DECODED.status(pe_obj) if pe_obj is not None else None,
                 first_seen=parse_time(md.get("creationTimestamp")),
             )
         )

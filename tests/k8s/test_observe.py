@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from controller.blueprint_file import read_blueprint
 from controller.core.schema import encode
@@ -13,7 +14,7 @@ from controller.k8s import render_handover as rhand
 from controller.k8s import render_namespace as rns
 from controller.k8s import render_steps as rsteps
 from controller.k8s.config import Quota, ShellConfig
-from controller.k8s.observe import Snapshot, build
+from controller.k8s.observe import Snapshot, _Decoded, build
 
 BP = read_blueprint(Path(__file__).parents[2] / "examples" / "blueprint.yaml")
 KEY = EnvKey("acme/shop", 9)
@@ -92,3 +93,27 @@ def test_orphans_and_pool_slots() -> None:
 def test_quota_is_rendered_with_defaults() -> None:
     quota = rns.resource_quota(KEY, NS, Quota(), blueprint="shop")
     assert quota["spec"]["hard"]["pods"] == "60"
+
+
+def _version(obj: dict[str, Any], rv: str, **spec: object) -> dict[str, Any]:
+    return {**obj, "metadata": {**obj["metadata"], "resourceVersion": rv},
+            "spec": {**obj["spec"], **spec}}  # fmt: skip
+
+
+def test_a_spec_and_status_are_decoded_once_per_resource_version() -> None:
+    decoded = _Decoded(limit=4)
+    first: dict[str, Any] = _pe(uid="u1", resourceVersion="10")
+    first["status"] = {"phase": "Cloning", "phaseTimestamps": [{"phase": "Cloning", "time": STAMP}]}
+    again = _version(first, "10")  # another dict of the same version: from the cache, the same
+    assert decoded.pull_request(again) is decoded.pull_request(first)
+    assert decoded.status(again) is decoded.status(first)
+    status = decoded.status(first)
+    assert status is not None
+    assert status.phase.value == "Cloning"
+    newer = _version(first, "11", headSha="f" * 40)
+    assert decoded.pull_request(newer).head_sha == "f" * 40  # a new version is decoded anew
+    assert decoded.pull_request(first).head_sha == SHA
+    for rv in range(20, 40):  # bounded: old versions are forgotten, answers stay right
+        assert decoded.pull_request(_version(first, str(rv))).head_sha == SHA
+    assert len(decoded._specs) <= 4
+    assert decoded.pull_request(_pe()).head_sha == SHA  # no version: decoded, never remembered
