@@ -75,6 +75,12 @@ class SimCluster:
         self.capacity_waits: list[float] = []
         self.hung = 0
         self.capacity_blocked = 0  # deploys that found every node full
+        self._failure_rate = {  # by step (a claimed slot never fails: see _outcome)
+            Step.VOLUME: faults.clone_failure_rate,
+            Step.MIGRATIONS: faults.migrations_failure_rate,
+            Step.MASKING: faults.masking_failure_rate,
+            Step.DEPLOY: faults.deploy_failure_rate,
+        }
 
     def start(self, op: Op, action: Action) -> None:
         """Begin an operation the cluster just started for `action`.
@@ -161,16 +167,10 @@ class SimCluster:
             return "ok"
         if f.hang_rate and op.kind is OpKind.STEP and rng.random() < f.hang_rate:
             return "hang"
-        rate = (
-            {
-                Step.VOLUME: 0.0 if claim else f.clone_failure_rate,
-                Step.MIGRATIONS: f.migrations_failure_rate,
-                Step.MASKING: f.masking_failure_rate,
-                Step.DEPLOY: f.deploy_failure_rate,
-            }.get(op.step, 0.0)
-            if op.kind is OpKind.STEP and op.step is not None
-            else f.clone_failure_rate
-        )
+        if op.kind is OpKind.STEP and op.step is not None:
+            rate = 0.0 if claim and op.step is Step.VOLUME else self._failure_rate.get(op.step, 0.0)
+        else:
+            rate = f.clone_failure_rate
         return "fail" if rate and rng.random() < rate else "ok"
 
     def _release(self, key: EnvKey) -> None:
