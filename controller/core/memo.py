@@ -11,7 +11,9 @@ team, provisions in flight) so that a shell which says which keys changed
 (as a controller's work queue does) gets a plan in time proportional to the
 change, not to the world. It changes no result, only the cost; queued
 environments are never remembered, because their status depends on everybody
-else's. The tests compare every plan with one computed from a fresh memo.
+else's (reconcile only keeps, in `waiting`, what their first pass found and the
+status they report, to reuse while their inputs are the same objects). The
+tests compare every plan with one computed from a fresh memo.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import heapq
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from controller.core.blueprint import Blueprint
 from controller.core.policy import Policy
@@ -63,6 +65,8 @@ class QuietMemo:
         self.live: Counter[str] = Counter()
         self.in_flight = 0
         self.unquiet: set[EnvKey] = set()
+        # queued environments' first passes and statuses, by key (reconcile's `_Waiting`)
+        self.waiting: dict[EnvKey, Any] = {}
         self.context: tuple[Blueprint, Policy] | None = None
         self._desired: DesiredState | None = None
         self._prs: Mapping[EnvKey, PullRequest] = {}
@@ -171,9 +175,11 @@ class QuietMemo:
         self._seq.pop(key, None)
 
     def forget_all(self, keys: set[EnvKey]) -> None:
-        """`forget` each of `keys` (most are not remembered: looked up in C first)."""
-        for key in keys & self._entries.keys():
-            self.forget(key)
+        """`forget` each of `keys` (most are not remembered: looked up first)."""
+        entries = self._entries
+        for key in keys:
+            if key in entries:
+                self.forget(key)
 
     def due(self, now: datetime) -> set[EnvKey]:
         """Keys whose deadline has come (their quiet entry no longer holds)."""

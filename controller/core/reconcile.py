@@ -45,6 +45,7 @@ from controller.core.steps import StepContext, plan_step
 from controller.core.types import (
     DesiredState,
     EnvKey,
+    EnvStatus,
     ObservedEnvironment,
     ObservedState,
     Phase,
@@ -81,6 +82,31 @@ class _View(NamedTuple):
     reason: Reason
     progress: _Progress | None
     timers: list[datetime]
+    candidate: admission.Candidate | None
+    seen: _Waiting | None  # what an earlier call found for the same inputs, if still valid
+
+
+class _Waiting(NamedTuple):
+    """A queued environment as a call left it (kept in the memo's `waiting`).
+
+    Valid for the same pull request, observed environment, blueprint and
+    policy (by identity) while `since <= now < until`: nothing in the first
+    pass depends on the time but its timers, and a queued environment's
+    status depends on the time only when its phase changes.
+    """
+
+    pr: PullRequest
+    env: ObservedEnvironment
+    blueprint: Blueprint
+    policy: Policy
+    since: datetime
+    until: datetime | None
+    reason: Reason
+    progress: _Progress | None
+    timers: tuple[datetime, ...]
+    candidate: admission.Candidate | None
+    place: tuple[int | None, Reason]  # queue position and reason
+    status: EnvStatus  # what build_status gave (the reported one, if the same object)
 
 
 # what admission decides with no candidates (nothing), without asking it
@@ -103,6 +129,11 @@ def _namespaces(prefix: str) -> dict[EnvKey, str]:
 def _namespace(names: dict[EnvKey, str], key: EnvKey, prefix: str) -> str:
     name = names[key] = namespace_for(key, prefix=prefix)
     return name
+
+
+def _keepable(prog: _Progress | None) -> bool:
+    """Whether a first pass may be reused: an invalid route plan is dated `now`."""
+    return prog is None or prog.failed_reason is not Reason.ROUTE_PLAN_INVALID
 
 
 def _team_of(pr: PullRequest | None, env: ObservedEnvironment) -> str:
@@ -210,29 +241,48 @@ def reconcile(
     in_flight = quiet_memo.in_flight
     candidates: list[admission.Candidate] = []
     ttl, idle_expiry = bp.ttl, bp.idle_expiry
+    waiting: dict[EnvKey, _Waiting] = quiet_memo.waiting
     for key in active:
         pr = prs.get(key)
         env = envs.get(key) or ObservedEnvironment(key=key, team=pr.team if pr else "")
-        reason = _unwanted_reason(pr, env, bp, now)
-        own_timers: list[datetime] = []
-        prog = None
-        if pr is not None and reason is Reason.NONE:
-            prog = _progress(pr, env, bp, now, policy)
-            if prog.running_deadline is not None:  # a step times out then: facts change
-                own_timers.append(prog.running_deadline)
-        if pr is not None and pr.state is PRState.OPEN:  # expiry (and its reason) changes then
-            for expiry in (pr.opened_at + ttl, pr.updated_at + idle_expiry):
-                if expiry > now:
-                    own_timers.append(expiry)
-        views.append(_View(key, pr, env, reason, prog, own_timers))
+        seen = waiting.get(key)
+        candidate: admission.Candidate | None = None
+        if (
+            seen is not None
+            and seen.pr is pr
+            and seen.env is env
+            and seen.blueprint is bp
+            and seen.policy is policy
+            and seen.since <= now
+            and (seen.until is None or now < seen.until)
+        ):
+            reason, prog, candidate = seen.reason, seen.progress, seen.candidate
+            own_timers = list(seen.timers)
+        else:
+            seen = None
+            reason = _unwanted_reason(pr, env, bp, now)
+            own_timers = []
+            prog = None
+            if pr is not None and reason is Reason.NONE:
+                prog = _progress(pr, env, bp, now, policy)
+                if prog.running_deadline is not None:  # a step times out then: facts change
+                    own_timers.append(prog.running_deadline)
+            if pr is not None and pr.state is PRState.OPEN:  # expiry (and its reason) then
+                for expiry in (pr.opened_at + ttl, pr.updated_at + idle_expiry):
+                    if expiry > now:
+                        own_timers.append(expiry)
         if env.admitted:
             team = _team_of(pr, env)
             live_here[team] = live_here.get(team, 0) + 1
             if prog is not None and prog.next_step is not None and not prog.failed_reason:
                 in_flight += 1
         elif pr is not None and reason is Reason.NONE and not env.namespace_terminating:
-            since = env.first_seen or pr.opened_at
-            candidates.append(admission.Candidate(key, pr.team, bp.priority_of(pr.labels), since))
+            if candidate is None:
+                since = env.first_seen or pr.opened_at
+                priority = bp.priority_of(pr.labels) if pr.labels else 0  # no label, no weight
+                candidate = admission.Candidate(key, pr.team, priority, since)
+            candidates.append(candidate)
+        views.append(_View(key, pr, env, reason, prog, own_timers, candidate, seen))
 
     decision = _NO_DECISION
     if candidates:  # admission only ever admits or queues candidates
@@ -250,7 +300,7 @@ def reconcile(
     admit_now = decision.admitted
 
     names = _namespaces(policy.namespace_prefix)
-    for key, pr, env, reason, prog, own_timers in views:
+    for key, pr, env, reason, prog, own_timers, candidate, seen in views:
         namespace = names.get(key) or _namespace(names, key, policy.namespace_prefix)
         next_step = prog.next_step if prog is not None else None
         via_slot = False
@@ -274,6 +324,7 @@ def reconcile(
         status_reason = reason
         message = ""
         queue_position: int | None = None
+        place: tuple[int | None, Reason] = (None, Reason.NONE)
         if phase in (Phase.TEARING_DOWN, Phase.EXPIRED):
             if env.has_resources and not env.namespace_terminating:
                 env_actions.append(TearDown(key, namespace, env.slot_id))
@@ -283,7 +334,8 @@ def reconcile(
                 if env.finalizer:
                     env_actions.append(RemoveFinalizer(key))
         elif phase is Phase.QUEUED:
-            queue_position, status_reason = decision.queued.get(key, (None, Reason.NONE))
+            place = decision.queued.get(key, (None, Reason.NONE))
+            queue_position, status_reason = place
         elif pr is not None and prog is not None and phase is not Phase.GONE:
             if not env.finalizer:
                 env_actions.append(AddFinalizer(key))
@@ -308,21 +360,40 @@ def reconcile(
             env_actions.extend(step_actions)
             if timer is not None:
                 own_timers.append(timer)
-        status = build_status(
-            phase,
-            env,
-            pr,
-            bp=bp,
-            policy=policy,
-            now=now,
-            namespace=namespace,
-            reason=status_reason,
-            queue_position=queue_position,
-            message=message,
-            attempts=prog.record.attempt if prog and prog.record else 0,
-        )
+        if (
+            seen is not None
+            and phase is Phase.QUEUED
+            and place == seen.place
+            and env.status is not None
+            and seen.status is env.status
+        ):
+            status = env.status  # still waiting in the same place: the status it reports
+        else:
+            status = build_status(
+                phase,
+                env,
+                pr,
+                bp=bp,
+                policy=policy,
+                now=now,
+                namespace=namespace,
+                reason=status_reason,
+                queue_position=queue_position,
+                message=message,
+                attempts=prog.record.attempt if prog and prog.record else 0,
+            )
+            if phase is Phase.QUEUED and pr is not None and _keepable(prog):
+                if len(waiting) >= 4096:
+                    waiting.clear()
+                until = min(own_timers) if own_timers else None
+                waiting[key] = _Waiting(
+                    pr, env, bp, policy, now, until, reason, prog, tuple(own_timers),
+                    candidate, place, status,
+                )  # fmt: skip
+            else:
+                waiting.pop(key, None)
         reportable = pr is not None or env.finalizer  # an orphan has no object to report on
-        if reportable and status != env.status:
+        if reportable and status is not env.status and status != env.status:
             env_actions.append(ReportStatus(key, status))
         actions.extend(env_actions)
         timers.extend(own_timers)
