@@ -1,11 +1,12 @@
 """The Locust user: an engineer's repository sending signed `pull_request` deliveries.
 
 `WebhookUser` is abstract; each locustfile subclasses it, sets task weights
-(`weights`) and a wait time, and picks one load shape. Every delivery goes
+(`weights`) and picks one load shape. Every delivery goes
 to POST /github with `name=` grouping by action; the answer is checked
 (genuine and redelivered: 200; forged: 401, counted as expected) and
-appended to this worker's ledger. Each user starts at a random phase of its
-pacing period, so a step's users do not send in lockstep. Per-worker PR numbers never collide:
+appended to this worker's ledger. Each user sends `user_rps` deliveries a
+second from a random phase of its period, so a step's users do not send in
+lockstep. Per-worker PR numbers never collide:
 each worker gets its own block of numbers.
 """
 
@@ -92,12 +93,20 @@ class WebhookUser(FastHttpUser):
             forged_numbers=w.forged,
         )
         self.rng = self.dev.rng
-        # Locust starts the users of one spawn step in the same instant and
-        # `constant_throughput` keeps each in its phase: without a random first
-        # pause all users of a step fire together once per period, and the server
-        # sees one burst a second instead of a steady rate (p50 ~170 ms at 50/s).
-        if w.settings.user_rps > 0:
-            time.sleep(self.rng.uniform(0.0, 1.0 / w.settings.user_rps))  # gevent-patched
+        # Locust starts the users of one spawn step in the same instant. Paced from
+        # there (as `constant_throughput` does, whose clock starts when the user is
+        # made), all users of a step fire together once per period: the server sees
+        # one burst a second instead of a steady rate. So each starts at a random phase.
+        self.period = 1.0 / w.settings.user_rps if w.settings.user_rps > 0 else 0.0
+        self.next_start = time.perf_counter() + self.rng.uniform(0.0, self.period)
+        time.sleep(self.next_start - time.perf_counter())  # gevent-patched
+
+    def wait_time(self) -> float:
+        """Until this user's next slot: one delivery per period, from its own phase;
+        a user that fell behind starts at once and keeps the new phase (no catching up)."""
+        now = time.perf_counter()
+        self.next_start = max(self.next_start + self.period, now)
+        return self.next_start - now
 
     def _next_delivery(self) -> Delivery:
         s = worker().settings

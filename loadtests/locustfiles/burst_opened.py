@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from locust import constant_throughput
-
-from loadtests.settings import from_env
 from loadtests.shapes import Burst
 from loadtests.users import WebhookUser
 
@@ -21,4 +18,3 @@ __all__ = ["Burst", "Opener"]
 class Opener(WebhookUser):
     weights: ClassVar[dict[str, int]] = {"open": 1}
     extras = False
-    wait_time = constant_throughput(from_env().user_rps)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from locust import constant_throughput
-
-from loadtests.settings import from_env
 from loadtests.shapes import MondayMorning
 from loadtests.users import WebhookUser
 
@@ -20,4 +17,3 @@ __all__ = ["MondayEngineer", "MondayMorning"]
 
 class MondayEngineer(WebhookUser):
     weights: ClassVar[dict[str, int]] = {"open": 30, "push": 8, "label": 3, "close": 3}
-    wait_time = constant_throughput(from_env().user_rps)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from locust import constant_throughput
-
-from loadtests.settings import from_env
 from loadtests.shapes import ReleaseCut
 from loadtests.users import WebhookUser
 
@@ -20,4 +17,3 @@ __all__ = ["ReleaseCut", "ReleaseEngineer"]
 
 class ReleaseEngineer(WebhookUser):
     weights: ClassVar[dict[str, int]] = {"open": 4, "push": 16, "label": 6, "close": 14}
-    wait_time = constant_throughput(from_env().user_rps)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from locust import constant_throughput
-
-from loadtests.settings import from_env
 from loadtests.shapes import SteadyHour
 from loadtests.users import WebhookUser
 
@@ -20,4 +17,3 @@ __all__ = ["Engineer", "SteadyHour"]
 
 class Engineer(WebhookUser):
     weights: ClassVar[dict[str, int]] = {"open": 10, "push": 14, "label": 4, "close": 8}
-    wait_time = constant_throughput(from_env().user_rps)
