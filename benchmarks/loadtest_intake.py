@@ -254,7 +254,7 @@ def render_md(r: dict[str, Any]) -> str:
         "server-side apply carrying the cached resourceVersion per delivery, at most 8 API "
         "calls in flight (`--api-concurrency`); 2xx only after the API server accepted the "
         "write. Each Locust user sends 1 delivery/s from a random phase, so arrivals spread "
-        "over each second (until c1b9bba a step's users fired in lockstep, one burst a second).",
+        "over each second (until a6d5a5b a step's users fired in lockstep, one burst a second).",
         "",
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['mem_gib']} GiB, Python {m['python']}, "
         f"commit {m['commit']}. The CPU is shared with other engineers' work and with the load "
