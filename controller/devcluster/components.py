@@ -7,6 +7,7 @@ single-machine clusters. Nothing here starts a process or touches the disk.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,20 @@ class Layout:
     def server(self) -> str:
         """The API server URL."""
         return f"https://127.0.0.1:{self.apiserver_port}"
+
+
+# Go's garbage collector took about a fifth of kube-apiserver's CPU under a webhook
+# load; GOGC=400 lets the heap grow 4x between collections instead of 2x, which cut
+# its CPU per write by 14-21 % (three interleaved A/B pairs, load ~4) for a few
+# hundred MB more memory: a fair trade for a throwaway single-machine control plane.
+GO_GC = {"kube-apiserver": "400"}
+
+
+def go_env(component: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """Environment additions for `component`'s process (a GOGC set by the user wins)."""
+    if "GOGC" in environ or component not in GO_GC:
+        return {}
+    return {"GOGC": GO_GC[component]}
 
 
 def etcd(layout: Layout) -> list[str]:

@@ -224,7 +224,8 @@ def _start_components(
     logs = layout.workdir / "logs"
 
     def run(name: str, argv: list[str]) -> processes.ManagedProcess:
-        proc = processes.spawn(name, argv, log=logs / f"{name}.log", detached=detached)
+        env = {**os.environ, **components.go_env(name, os.environ)}
+        proc = processes.spawn(name, argv, log=logs / f"{name}.log", detached=detached, env=env)
         plane.processes.append(proc)
         return proc
 

@@ -4,9 +4,11 @@ owned objects are garbage-collected, and a Job whose pod kwok runs completes."""
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -163,3 +165,10 @@ def test_deployment_becomes_available(k8s_cluster: ControlPlane, namespace: str)
             return (status.available_replicas or 0) == 2
 
         _eventually("the Deployment available with 2 replicas", available)
+
+
+def test_the_api_server_runs_with_the_planes_gogc(k8s_cluster: ControlPlane) -> None:
+    pid = next(p.pid for p in k8s_cluster.processes if p.name == "kube-apiserver")
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    expected = os.environ.get("GOGC", "400").encode()
+    assert b"GOGC=" + expected in environ
