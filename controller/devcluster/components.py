@@ -16,6 +16,7 @@ from controller.devcluster.pki import Pki
 SERVICE_CIDR = "10.0.0.0/16"  # 65,534 Services: a /24 filled up after ~40 environments
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+KUBE_API_QPS = 1000  # controller-manager and scheduler clients (see `_delegating`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +111,11 @@ def _delegating(layout: Layout, port: int, name: str) -> list[str]:
         f"--secure-port={port}",
         f"--cert-dir={layout.workdir / name}",
         "--leader-elect=false",
-        "--kube-api-qps=100",
-        "--kube-api-burst=200",
+        # Client-side rate limits per controller client: the API server on this machine
+        # is the only limit worth having. At 100/s, a 500-environment burst's ~4,500 pods
+        # alone cost the ReplicaSet controller and the scheduler 45 s each of waiting.
+        f"--kube-api-qps={KUBE_API_QPS}",
+        f"--kube-api-burst={2 * KUBE_API_QPS}",
     ]
 
 
