@@ -465,6 +465,13 @@ def render_md(r: dict[str, Any]) -> str:
             f"CPU cores used from the burst to the last environment ({r['burst_wall_seconds']} s): "
             f"`{json.dumps(r['cpu_cores_during_burst'])}`",
             "",
+            "Seconds per phase (from `status.phaseTimestamps`): "
+            f"`{json.dumps(r.get('seconds_per_phase', {}))}`",
+            "",
+            f"API requests during the burst (the API server's `apiserver_request_total`, every "
+            f"client): {r.get('api_requests_per_environment', '-')} per environment; the largest: "
+            f"`{json.dumps(dict(list(r.get('api_requests_during_burst', {}).items())[:16]))}`",
+            "",
             f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, Python "
             f"{m['python']}, kernel {m['kernel']}; {r['kubernetes']}; everything (control "
             "plane, controller, webhook, senders, watchers, other engineers' jobs) on this "
