@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import os
 import platform
@@ -40,7 +39,6 @@ from typing import Any
 
 import httpx
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,6 +47,7 @@ from controller.core.types import EnvKey  # noqa: E402
 from controller.devcluster import Tier, start  # noqa: E402
 from controller.k8s import kube, names  # noqa: E402
 from controller.webhook.payload import pull_request_payload, signed_request  # noqa: E402
+from loadtests import apiserver, timings  # noqa: E402
 from loadtests import machine as mfacts  # noqa: E402
 from tests.k8s.harness import blueprint_doc  # noqa: E402
 from tests.k8s.plane import install_crds  # noqa: E402
@@ -196,37 +195,22 @@ def api_writes_per_second(api: kube.Kube, *, writers: int = 16, each: int = 40) 
     return writers * each / (time.monotonic() - started)
 
 
+def _by_verb_and_resource(labels: dict[str, str]) -> str:
+    sub = f"/{labels['subresource']}" if labels.get("subresource") else ""
+    return f"{labels.get('verb')} {labels.get('resource')}{sub}"
+
+
 def api_requests(api: kube.Kube) -> dict[str, float]:
     """The API server's request counters (`apiserver_request_total`) by verb and resource."""
-    resp = api.dyn.request("GET", "/metrics", serialize=False, _preload_content=False)
-    text = resp.data.decode()
-    counts: dict[str, float] = defaultdict(float)
-    for family in text_string_to_metric_families(text):
-        if family.name != "apiserver_request":
-            continue
-        for sample in family.samples:
-            if sample.name != "apiserver_request_total":
-                continue
-            lb = sample.labels
-            sub = f"/{lb['subresource']}" if lb.get("subresource") else ""
-            counts[f"{lb.get('verb')} {lb.get('resource')}{sub}"] += sample.value
-    return counts
+    return apiserver.request_counts(api.api, _by_verb_and_resource)
 
 
 def phase_seconds(api: kube.Kube) -> dict[str, dict[str, float]]:
     """Mean and p95 seconds each environment spent per phase, from `status.phaseTimestamps`."""
-    spent: dict[str, list[float]] = defaultdict(list)
     items, _ = api.list(kube.PE)
-    for pe in items:
-        marks = [
-            (m["phase"], datetime.fromisoformat(m["time"].replace("Z", "+00:00")).timestamp())
-            for m in (pe.get("status") or {}).get("phaseTimestamps") or ()
-        ]
-        for (phase, began), (_next, ended) in itertools.pairwise(marks):
-            spent[phase].append(ended - began)
     return {
         phase: {"mean": round(statistics.fmean(v), 2), "p95": round(percentile(v, 95), 2)}
-        for phase, v in spent.items()
+        for phase, v in timings.phase_durations(items).items()
     }
 
 

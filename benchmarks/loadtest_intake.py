@@ -28,7 +28,7 @@ from typing import Any
 
 from controller.devcluster import Tier
 from controller.k8s import names
-from loadtests import ledger, machine
+from loadtests import apiserver, ledger, machine
 from loadtests.fleet import load_fleet
 from loadtests.runner import LOCUSTFILES, percentile, run_locust, verify
 from loadtests.settings import RunSettings
@@ -40,19 +40,17 @@ WARMUP_S = 3.0
 CPU_COLUMNS = ("webhook", "controller", "kube-apiserver", "etcd", "locust", "others")
 
 
+def _preview_environments(labels: dict[str, str]) -> str | None:
+    if labels.get("resource") != names.PE_PLURAL or labels.get("subresource"):
+        return None
+    return f"{labels['verb']} {labels['code']}"
+
+
 def api_requests(stack: Stack) -> dict[str, int]:
     """The API server's own count of PreviewEnvironment requests so far, by verb and code."""
     with contextlib.closing(stack.api_client()) as api:
-        text = api.rest_client.pool_manager.request("GET", f"{api.configuration.host}/metrics")
-    out: dict[str, int] = {}
-    for m in re.finditer(
-        r"^apiserver_request_total\{(.*)\} ([0-9.e+]+)$", text.data.decode(), re.M
-    ):
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
-        if labels.get("resource") == names.PE_PLURAL and not labels.get("subresource"):
-            key = f"{labels['verb']} {labels['code']}"
-            out[key] = out.get(key, 0) + int(float(m.group(2)))
-    return out
+        counts = apiserver.request_counts(api, _preview_environments)
+    return {key: int(n) for key, n in counts.items()}
 
 
 def webhook_conflicts(stack: Stack) -> int:
