@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from controller.core.blueprint import Blueprint
 from controller.core.schema import SchemaError
@@ -45,6 +46,7 @@ from controller.k8s.records import (
 )
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 log = logging.getLogger("mayfly.observe")
 
 
@@ -138,39 +140,30 @@ class _Decoded:
     def __init__(self, limit: int = 20_000) -> None:
         self.limit = limit
         self._lock = threading.Lock()  # workers of different Blueprints build at once
-        self._specs: dict[tuple[str, str], PullRequest] = {}
+        self._specs: dict[tuple[str, str], tuple[PullRequest]] = {}
         self._statuses: dict[tuple[str, str], tuple[EnvStatus | None]] = {}
 
-    @staticmethod
-    def _key(obj: Obj) -> tuple[str, str] | None:
-        md = meta_of(obj)
-        uid, rv = md.get("uid"), md.get("resourceVersion")
-        return (uid, rv) if isinstance(uid, str) and isinstance(rv, str) and uid and rv else None
-
     def pull_request(self, obj: Obj) -> PullRequest:
-        key = self._key(obj)
-        if key is None:
-            return pe.pull_request(obj)
-        found = self._specs.get(key)
-        if found is None:
-            found = pe.pull_request(obj)  # a SchemaError is not remembered
-            with self._lock:
-                self._specs[key] = found
-                self._trim(self._specs)
-        return found
+        return self._decoded(self._specs, obj, pe.pull_request)  # a SchemaError: not kept
 
     def status(self, obj: Obj) -> EnvStatus | None:
-        key = self._key(obj)
-        if key is None:
-            return pe.status_of(obj)
-        found = self._statuses.get(key)
+        return self._decoded(self._statuses, obj, pe.status_of)
+
+    def _decoded(
+        self, memo: dict[tuple[str, str], tuple[T]], obj: Obj, decode: Callable[[Obj], T]
+    ) -> T:
+        md = meta_of(obj)
+        uid, rv = md.get("uid"), md.get("resourceVersion")
+        if not (isinstance(uid, str) and isinstance(rv, str) and uid and rv):
+            return decode(obj)  # not from the API server: never remembered
+        found = memo.get((uid, rv))
         if found is not None:
             return found[0]
-        status = pe.status_of(obj)
+        value = decode(obj)
         with self._lock:
-            self._statuses[key] = (status,)
-            self._trim(self._statuses)
-        return status
+            memo[(uid, rv)] = (value,)
+            self._trim(memo)
+        return value
 
     def _trim(self, memo: dict[Any, Any]) -> None:
         if len(memo) > self.limit:  # oldest first (insertion order): stale versions go
