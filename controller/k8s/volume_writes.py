@@ -6,11 +6,12 @@ slot locks its pool PVC (its resourceVersion makes a double claim fail with
 409); a clone is created in the pool namespace (its snapshot `dataSource` must
 be there) and handed over once Bound (`observe` gives no volume record for it
 then, so the core asks again). The hand-over keeps and labels the
-PersistentVolume, re-points its `claimRef` to the PR namespace's PVC, deletes
-the environment's pool PVCs, creates the PR PVC pre-bound to the volume. Each
-step is idempotent and a hand-over interrupted by a crash is resumed (found by
-the volume's label) the next time the core asks for a claim or a clone, so no
-volume is lost or claimed twice. It decides nothing.
+PersistentVolume, creates the PR PVC pre-bound to it, re-points the volume's
+`claimRef` to that PVC (with its uid), deletes the environment's pool PVCs and
+marks the PR PVC handed over: in that order the PV binder binds at once (see
+`render_handover`). Each step is idempotent and a hand-over interrupted by a
+crash is resumed (found by the volume's label) the next time the core asks for
+a claim or a clone, so no volume is lost or claimed twice. It decides nothing.
 """
 
 from __future__ import annotations
