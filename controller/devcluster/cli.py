@@ -16,7 +16,7 @@ from rich.console import Console
 from controller.devcluster import session
 from controller.devcluster.binaries import BinariesUnavailableError
 from controller.devcluster.processes import ProcessFailedError
-from controller.devcluster.tier import Tier
+from controller.devcluster.tier import DEFAULT_FAKE_NODES, Tier
 
 _err = Console(stderr=True, soft_wrap=True)  # never break commands across lines
 
@@ -48,7 +48,7 @@ def up(
     fake_nodes: Annotated[
         int,
         typer.Option(min=1, help="kwok nodes of the cluster tier, 110 pods each."),
-    ] = 2,
+    ] = DEFAULT_FAKE_NODES,
 ) -> None:
     """Start the control plane in the background and print the KUBECONFIG to export."""
     existing = session.load()

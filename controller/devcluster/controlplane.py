@@ -30,13 +30,8 @@ from kubernetes import client, config
 
 from controller.devcluster import components, pki, processes
 from controller.devcluster.binaries import locate
-from controller.devcluster.nodes import (
-    DEFAULT_FAKE_NODES,
-    create_fake_nodes,
-    fake_node_names,
-    wait_cluster_ready,
-)
-from controller.devcluster.tier import Tier
+from controller.devcluster.nodes import create_fake_nodes, fake_node_names, wait_cluster_ready
+from controller.devcluster.tier import DEFAULT_FAKE_NODES, Tier
 
 WORKDIR_PREFIX = "mayfly-k8s-"
 _OWNERS_FILE = "owners"

@@ -14,9 +14,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from controller.devcluster.components import KWOK_NODE_ANNOTATION
+from controller.devcluster.tier import DEFAULT_FAKE_NODES
 
-FAKE_NODES = ("kwok-node-0", "kwok-node-1")
-DEFAULT_FAKE_NODES = len(FAKE_NODES)
+FAKE_NODES = tuple(f"kwok-node-{i}" for i in range(DEFAULT_FAKE_NODES))
 _CAPACITY = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti"}
 
 
@@ -47,7 +47,7 @@ def fake_node_names(count: int = DEFAULT_FAKE_NODES) -> tuple[str, ...]:
     """
     if count < 1:
         raise ValueError(f"a cluster needs at least one fake node, got {count}")
-    return tuple(f"kwok-node-{i}" for i in range(count))
+    return tuple(f"kwok-node-{i}" for i in range(count))  # FAKE_NODES first
 
 
 def create_fake_nodes(api: client.ApiClient, names: tuple[str, ...] = FAKE_NODES) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from controller.devcluster import processes
 from controller.devcluster.binaries import REPO_ROOT
-from controller.devcluster.tier import Tier
+from controller.devcluster.tier import DEFAULT_FAKE_NODES, Tier
 
 DEFAULT_CRD_DIRS = (REPO_ROOT / "deploy" / "crds", REPO_ROOT / "deploy" / "test-crds")
 
@@ -66,7 +66,7 @@ def up(
     *,
     crd_dirs: tuple[Path, ...] = DEFAULT_CRD_DIRS,
     timeout: float = 180.0,
-    fake_nodes: int = 2,
+    fake_nodes: int = DEFAULT_FAKE_NODES,
 ) -> Session:
     """Start `tier` detached, install the CRDs, record and return the session."""
     # Heavy (kubernetes client): imported only when a cluster is really started.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 
+DEFAULT_FAKE_NODES = 2  # kwok nodes of the cluster tier unless asked (110 pods each)
+
 
 class Tier(enum.StrEnum):
     """How much of Kubernetes runs: the API alone, or enough to run workloads."""
