@@ -76,8 +76,9 @@ def main() -> None:
     ap.add_argument(
         "--service-cidr",
         default="10.96.0.0/16",
-        help="Service IP range of the test control plane (its default /24 holds only 254 "
-        "Services: ~40 environments of the example blueprint); empty keeps the default",
+        help="Service IP range of the test control plane (a /16, like its default: a /24 "
+        "holds only 254 Services, ~40 environments of the example blueprint); empty keeps "
+        "the default",
     )
     args = ap.parse_args()
     if args.service_cidr:
