@@ -30,24 +30,34 @@ log = logging.getLogger("mayfly.devbinder")
 
 Fails = Callable[[kube.Obj], bool]
 WORKERS = 8  # volumes created at once in one pass
+SWEEP_EVERY = 10  # passes: released volumes are deleted at least this often
 
 
-def bind_pending(api: kube.Kube, namespace: str, *, fails: Fails | None = None) -> int:
+def bind_pending(
+    api: kube.Kube, namespace: str, *, fails: Fails | None = None, sweep: bool = True
+) -> int:
     """One pass: a PV for every pending claim; delete released ones. Returns PVs created.
 
     `fails(claim)` (tests: a storage fault) leaves that claim Pending, as a
-    provisioner that cannot create the volume would.
+    provisioner that cannot create the volume would. Without `sweep`, a pass
+    with no pending claim ends after listing the claims (released volumes wait
+    for the next sweep), so an idle binder does not list every volume twice a second.
     """
+    claims, _ = api.list(kube.PVC, namespace=namespace, selector=f"{names.MANAGED_BY}=mayfly")
+    pending = [
+        pvc
+        for pvc in claims
+        if (pvc.get("status") or {}).get("phase") == "Pending"
+        and not pvc["metadata"].get("deletionTimestamp")
+        and not (fails is not None and fails(pvc))
+    ]
+    if not pending and not sweep:
+        return 0
     wanted: list[kube.Obj] = []
     volumes, _ = api.list(kube.PV, selector=f"{names.MANAGED_BY}=mayfly-dev-binder")
     made = {vol["metadata"]["name"] for vol in volumes}
-    claims, _ = api.list(kube.PVC, namespace=namespace, selector=f"{names.MANAGED_BY}=mayfly")
-    for pvc in claims:
+    for pvc in pending:
         md, spec = pvc["metadata"], pvc.get("spec") or {}
-        if (pvc.get("status") or {}).get("phase") != "Pending" or md.get("deletionTimestamp"):
-            continue
-        if fails is not None and fails(pvc):
-            continue
         size = spec.get("resources", {}).get("requests", {}).get("storage", "1Gi")
         pv_name = f"mayfly-dev-{md['uid'][:18]}"
         if pv_name in made:
@@ -98,8 +108,10 @@ def run(
     period: float = 0.5,
     fails: Fails | None = None,
 ) -> None:
+    passes = 0
     while not stop.wait(period):
         try:
-            bind_pending(api, namespace, fails=fails)
+            bind_pending(api, namespace, fails=fails, sweep=passes % SWEEP_EVERY == 0)
+            passes += 1
         except KubeError as exc:
             log.warning("event=dev_binder_failed status=%s", exc.status)

@@ -98,8 +98,10 @@ def run(
         storage_class=storage_class,
         policy=Policy(max_attempts=max_attempts),
     )
-    # connections: the cycle's writers and the pipeline's (apply_workers each), the watches
-    api = kube.connect(kubeconfig, pool=2 * max(apply_workers, 8) + 16)
+    # connections kept alive: each reconcile worker's writers and the pipeline's
+    # (apply_workers each), the watches and the odd get; a smaller pool makes urllib3
+    # open and discard a TLS connection per call beyond it (a handshake on both sides)
+    api = kube.connect(kubeconfig, pool=(workers + 1) * max(apply_workers, 8) + 16)
     reporter = None
     if github_api:
         reporter = DeploymentsReporter(GitHub(github_api, token=os.environ.get(github_token_env)))
@@ -119,7 +121,7 @@ def run(
         if dev_volume_binder:
             threading.Thread(
                 target=binder.run,
-                args=(kube.connect(kubeconfig, pool=2), pool_namespace, stop),  # own connections
+                args=(kube.connect(kubeconfig, pool=binder.WORKERS + 2), pool_namespace, stop),
                 daemon=True,
             ).start()
         ctl.run(stop)

@@ -9,11 +9,11 @@ It renders nothing and decides nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
 from kubernetes import watch as k8s_watch
 from kubernetes.client import ApiClient
 from kubernetes.dynamic import DynamicClient
@@ -112,7 +112,7 @@ class Kube:
             )
         except Exception as exc:
             raise classify(exc) from exc
-        data: Obj = json.loads(resp.data or b"{}")
+        data: Obj = orjson.loads(resp.data or b"{}")
         return data
 
     def apply(
@@ -132,7 +132,7 @@ class Kube:
         data = self._call(
             "patch",
             path,
-            body=json.dumps(obj),
+            body=orjson.dumps(obj),  # bytes: sent as they are
             content_type="application/apply-patch+yaml",
             field_manager=manager,
             force_conflicts=force,
