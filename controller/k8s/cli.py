@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.core.policy import Policy
+from controller.core.schema import parse_duration
 from controller.core.types import Step
 from controller.k8s import binder, kube, leader, metrics, names, pe
 from controller.k8s.config import ShellConfig
@@ -81,6 +82,14 @@ def run(
     dev_volume_binder: Annotated[
         bool, typer.Option(help="TEST/DEV ONLY: bind volumes to pre-provisioned PVs")
     ] = False,
+    retain_gone: Annotated[
+        str,
+        typer.Option(
+            help="how long a closed PR's PreviewEnvironment is kept once its environment "
+            "is gone (the record that keeps webhooks idempotent, and its trace), "
+            "e.g. 7d or 12h; 0s deletes it at once"
+        ),
+    ] = "7d",
     github_api: Annotated[str | None, typer.Option(help="GitHub API URL for Deployments")] = None,
     github_token_env: Annotated[str, typer.Option(help="env var with a GitHub token")] = (
         "GITHUB_TOKEN"
@@ -98,6 +107,10 @@ def run(
         storage_class=storage_class,
         policy=Policy(max_attempts=max_attempts),
     )
+    try:
+        retain = parse_duration(retain_gone)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--retain-gone") from exc
     # connections kept alive: each reconcile worker's writers and the pipeline's
     # (apply_workers each), the watches and the odd get; a smaller pool makes urllib3
     # open and discard a TLS connection per call beyond it (a handshake on both sides)
@@ -113,6 +126,7 @@ def run(
         workers=workers,
         apply_workers=apply_workers,
         resync_seconds=resync,
+        retain_gone=retain,
     )
     if metrics_port:
         start_http_server(metrics_port, registry=metrics.REGISTRY)

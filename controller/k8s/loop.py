@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from controller.core.actions import Plan
 from controller.core.blueprint import Blueprint, load_blueprint
 from controller.core.reconcile import reconcile
 from controller.core.schema import SchemaError
-from controller.k8s import kube, metrics, names, observe
+from controller.k8s import kube, metrics, names, observe, retention
 from controller.k8s.application import Application, Reporter
 from controller.k8s.cache import CACHED, Cache
 from controller.k8s.config import ShellConfig
@@ -57,8 +57,10 @@ class Controller:
         workers: int = 2,
         apply_workers: int = 16,
         resync_seconds: float = 30.0,
+        retain_gone: timedelta = retention.DEFAULT_RETAIN,
     ) -> None:
         self.api, self.cfg, self.reporter, self.clock = api, cfg, reporter, clock
+        self.retain_gone = retain_gone
         self.files = blueprint_files
         self.queue = WorkQueue()
         self.workers, self.resync_seconds = workers, resync_seconds
@@ -253,6 +255,14 @@ class Controller:
             for k, s in specs
         ]
 
+    def forget_gone(self) -> int:
+        """Delete the records of environments gone for longer than `retain_gone` (`retention`)."""
+        if self.cache is None:
+            return 0
+        return retention.collect(
+            self.api, self.cache.items(kube.PE), now=self.clock(), retain=self.retain_gone
+        )
+
     def run(self, stop: threading.Event, *, sync_timeout: float = 60.0) -> None:
         """Run until `stop` is set: watches filling the cache, workers, the periodic resync."""
         self.ensure_namespaces()
@@ -282,6 +292,7 @@ class Controller:
                 try:
                     for name in self.load_blueprints():
                         self.queue.add(name)
+                    self.forget_gone()
                 except (KubeError, SchemaError, OSError) as exc:
                     log.warning("event=resync_failed error=%s", type(exc).__name__)
         self.queue.shutdown()

@@ -47,6 +47,11 @@ ORPHANS_REMOVED = Counter(
     "Namespaces or volumes torn down whose PreviewEnvironment no longer exists.",
     registry=REGISTRY,
 )
+RECORDS_FORGOTTEN = Counter(
+    "mayfly_records_forgotten_total",
+    "PreviewEnvironments of closed pull requests deleted after the retention window.",
+    registry=REGISTRY,
+)
 ENVIRONMENTS = Gauge("mayfly_environments", "Environments by phase.", ["phase"], registry=REGISTRY)
 CYCLE_SECONDS = Histogram(
     "mayfly_reconcile_cycle_seconds",

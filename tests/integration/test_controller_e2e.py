@@ -6,6 +6,8 @@ calls are checked on a local recording server."""
 from __future__ import annotations
 
 import json
+import time
+from datetime import timedelta
 
 import pytest
 from prometheus_client import generate_latest
@@ -112,6 +114,10 @@ def test_opened_synchronize_closed(scenario: Scenario) -> None:
         eventually("phase Gone", lambda: s.phase(1) == "Gone")
         assert s.volumes(1) == []
         assert ctl.cycles > 0
+        time.sleep(6)  # a resync: within the 7-day retention the record stays
+        assert s.phase(1) == "Gone"
+        ctl.retain_gone = timedelta(0)
+        eventually("record forgotten at the next resync", lambda: s.pe(1) is None, timeout=30)
         ctl.reporter.flush()  # type: ignore[union-attr]
     states = [c.body["state"] for c in gh_server.calls if c.path.endswith("/statuses")]
     assert {"in_progress", "success"} <= set(states)
