@@ -4,8 +4,10 @@
 (the code behind the pytest fixtures and `mayfly dev cluster up`), installs
 the CRDs, writes the secret, the repository mapping and the blueprint, and
 runs `mayfly controller run` and `mayfly webhook serve` as subprocesses of
-the real commands, on 127.0.0.1 only, each in its own process group with
-its log under `<workdir>/logs`. It checks readiness, nothing else.
+the real commands (the webhook as its ServiceAccount, with a bound token and
+deploy/rbac/webhook.yaml's Role, as in a cluster), on 127.0.0.1 only,
+each in its own process group with its log under `<workdir>/logs`. It
+checks readiness, nothing else.
 """
 
 from __future__ import annotations
@@ -24,13 +26,25 @@ from typing import Any, Self
 
 import yaml
 
-from controller.devcluster import ControlPlane, Tier, manifests, start
+from controller.devcluster import ControlPlane, Tier, accounts, manifests, start
 from controller.devcluster.processes import ManagedProcess, free_port, spawn
 from controller.devcluster.session import DEFAULT_CRD_DIRS
 from loadtests.fleet import BLUEPRINT_NAME, Fleet, blueprint_doc
 
 NAMESPACE = "mayfly-loadtest"
 MAYFLY = str(Path(sys.executable).parent / "mayfly")
+WEBHOOK_RBAC = Path(__file__).resolve().parents[1] / "deploy" / "rbac" / "webhook.yaml"
+
+
+def webhook_rbac(namespace: str) -> list[dict[str, Any]]:
+    """deploy/rbac/webhook.yaml (ServiceAccount, Role, RoleBinding) moved to `namespace`."""
+    docs = list(manifests.load_documents([WEBHOOK_RBAC]))
+    for doc in docs:
+        doc["metadata"]["namespace"] = namespace
+        for subject in doc.get("subjects") or []:
+            if subject.get("kind") == "ServiceAccount":
+                subject["namespace"] = namespace
+    return docs
 
 
 class StackError(RuntimeError):
@@ -118,6 +132,14 @@ class Stack:
                 manifests.apply(
                     api, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}]
                 )
+            # the webhook runs as its ServiceAccount with deploy/'s Role, as in a cluster
+            rbac = webhook_rbac(self.namespace)
+            manifests.apply(api, rbac)
+            webhook_kubeconfig = accounts.token_kubeconfig(
+                api, self.kubeconfig, self.workdir / "webhook-kubeconfig",
+                namespace=self.namespace,
+                name=next(d["metadata"]["name"] for d in rbac if d["kind"] == "ServiceAccount"),
+            )  # fmt: skip
         self.secret_file = self.workdir / "webhook-secret"
         self.secret_file.write_text(secrets.token_hex(32) + "\n")
         self.secret_file.chmod(0o600)
@@ -145,7 +167,7 @@ class Stack:
             MAYFLY, "webhook", "serve",
             "--repos", str(repos), "--secret-file", str(self.secret_file),
             "--host", "127.0.0.1", "--port", str(port),
-            "--kubeconfig", str(self.kubeconfig), "--namespace", self.namespace,
+            "--kubeconfig", str(webhook_kubeconfig), "--namespace", self.namespace,
         ]  # fmt: skip
         self.procs.append(spawn("webhook", argv, log=logs / "webhook.log", env=env))
         self.url = f"http://127.0.0.1:{port}"
