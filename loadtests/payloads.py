@@ -77,7 +77,12 @@ class PrFacts:
 
 
 def stamp(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _stamp(when.astimezone(UTC).replace(microsecond=0))
+
+
+@functools.lru_cache(maxsize=4096)  # a delivery stamps the same few seconds several times
+def _stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _id(text: str) -> int:
@@ -215,12 +220,12 @@ def label(name: str) -> dict[str, Any]:
 
 
 def title_and_body(rng: random.Random) -> tuple[str, str]:
-    title = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 9))).capitalize()
+    title = " ".join(rng.choices(_WORDS, k=rng.randint(3, 9))).capitalize()
     lines = [
         "## What",
-        " ".join(rng.choice(_WORDS) for _ in range(rng.randint(10, 60))),
+        " ".join(rng.choices(_WORDS, k=rng.randint(10, 60))),
         "## Why",
-        " ".join(rng.choice(_WORDS) for _ in range(rng.randint(10, 120))),
+        " ".join(rng.choices(_WORDS, k=rng.randint(10, 120))),
         "## Checklist",
         "- [x] tests\n- [x] migration reviewed\n- [ ] docs",
     ]
