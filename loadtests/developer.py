@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-import orjson
-
 from loadtests import payloads, signing
 from loadtests.fleet import Fleet
 from loadtests.payloads import PrFacts
@@ -90,8 +88,7 @@ class Developer:
         return tuple(sorted(paths))
 
     def _deliver(self, action: str, facts: PrFacts, text: str, **extra: str | None) -> Delivery:
-        payload = payloads.event_payload(action, facts, body=text, **extra)
-        body = orjson.dumps(payload)
+        body = payloads.event_body(action, facts, body=text, **extra)
         delivery = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         out = Delivery(
             delivery=delivery,
@@ -203,8 +200,7 @@ class Developer:
                 updated_at=now,
             )
             action, before = "opened", None
-        payload = payloads.event_payload(action, facts, body=text, before=before)
-        body = orjson.dumps(payload)
+        body = payloads.event_body(action, facts, body=text, before=before)
         delivery = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         sent, headers = signing.forged_headers(self.secret, body, delivery=delivery, kind=kind)
         return Delivery(

@@ -4,8 +4,10 @@ GitHub's deliveries carry the full pull request, both head and base
 repositories (each ~100 fields, most of them URL templates), the
 organisation and the sender: typically 20-35 KB of JSON. This module builds
 the same structure, so the webhook parses realistic bodies, plus the Mayfly
-`changed_paths` extension that spares a GitHub API call. Pure: no I/O, the
-only randomness is the generator passed in.
+`changed_paths` extension that spares a GitHub API call. `event_body` is
+`orjson.dumps(event_payload(...))` byte for byte, cheaper for the load
+generator: the repository is serialized once per repository and second.
+Pure: no I/O, the only randomness is the generator passed in.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 API = "https://api.github.com"
 WEB = "https://github.com"
@@ -134,8 +138,12 @@ _REPO_TEMPLATES = (
 
 
 def repository(full_name: str, *, pushed_at: datetime) -> dict[str, Any]:
+    return _repository_at(full_name, stamp(pushed_at))
+
+
+def _repository_at(full_name: str, pushed: str) -> dict[str, Any]:
     repo = dict(_repository(full_name))  # the same keys in the same order, two of them set
-    repo["updated_at"] = repo["pushed_at"] = stamp(pushed_at)
+    repo["updated_at"] = repo["pushed_at"] = pushed
     return repo
 
 
@@ -232,7 +240,11 @@ def title_and_body(rng: random.Random) -> tuple[str, str]:
     return title, "\n\n".join(lines)
 
 
-def pull_request(facts: PrFacts, *, body: str, repo: dict[str, Any]) -> dict[str, Any]:
+def pull_request(
+    facts: PrFacts, *, body: str, repo: Any, owner: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `pull_request` object; `repo` is the repository (a dict, or its JSON as a fragment,
+    then with its `owner` given apart)."""
     full, n = facts.repository, facts.number
     base = f"{API}/repos/{full}"
     author = user(facts.author)
@@ -279,7 +291,7 @@ def pull_request(facts: PrFacts, *, body: str, repo: dict[str, Any]) -> dict[str
             "label": f"{full.split('/')[0]}:main",
             "ref": "main",
             "sha": facts.base_sha,
-            "user": repo["owner"],
+            "user": repo["owner"] if owner is None else owner,
             "repo": repo,
         },
         "_links": {
@@ -320,11 +332,47 @@ def event_payload(
 ) -> dict[str, Any]:
     """A full `pull_request` delivery body for `action` on the pull request `facts`."""
     repo = repository(facts.repository, pushed_at=facts.updated_at)
-    owner = facts.repository.split("/")[0]
+    return _event(action, facts, body=body, before=before, added_label=added_label, repo=repo)
+
+
+def event_body(
+    action: str,
+    facts: PrFacts,
+    *,
+    body: str,
+    before: str | None = None,
+    added_label: str | None = None,
+) -> bytes:
+    """`orjson.dumps(event_payload(...))`, byte for byte, at a fraction of the cost: the
+    repository (three times in a delivery, two thirds of its bytes) is serialized once
+    per repository and second and reused as a fragment."""
+    repo = _repository_json(facts.repository, stamp(facts.updated_at))
+    owner = _repository(facts.repository)["owner"]
+    payload = _event(action, facts, body=body, before=before, added_label=added_label,
+                     repo=repo, owner=owner)  # fmt: skip
+    return orjson.dumps(payload)
+
+
+@functools.lru_cache(maxsize=256)
+def _repository_json(full_name: str, pushed: str) -> orjson.Fragment:
+    return orjson.Fragment(orjson.dumps(_repository_at(full_name, pushed)))
+
+
+def _event(
+    action: str,
+    facts: PrFacts,
+    *,
+    body: str,
+    before: str | None,
+    added_label: str | None,
+    repo: Any,
+    owner: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    org = facts.repository.split("/")[0]
     payload: dict[str, Any] = {
         "action": action,
         "number": facts.number,
-        "pull_request": pull_request(facts, body=body, repo=repo),
+        "pull_request": pull_request(facts, body=body, repo=repo, owner=owner),
     }
     if action == "synchronize":
         payload["before"] = before or facts.base_sha
@@ -334,17 +382,17 @@ def event_payload(
     payload |= {
         "repository": repo,
         "organization": {
-            "login": owner,
-            "id": _id(owner),
-            "node_id": f"O_kgDO{_id(owner)}",
-            "url": f"{API}/orgs/{owner}",
-            "repos_url": f"{API}/orgs/{owner}/repos",
-            "events_url": f"{API}/orgs/{owner}/events",
-            "hooks_url": f"{API}/orgs/{owner}/hooks",
-            "issues_url": f"{API}/orgs/{owner}/issues",
-            "members_url": f"{API}/orgs/{owner}/members{{/member}}",
-            "public_members_url": f"{API}/orgs/{owner}/public_members{{/member}}",
-            "avatar_url": f"https://avatars.githubusercontent.com/u/{_id(owner)}?v=4",
+            "login": org,
+            "id": _id(org),
+            "node_id": f"O_kgDO{_id(org)}",
+            "url": f"{API}/orgs/{org}",
+            "repos_url": f"{API}/orgs/{org}/repos",
+            "events_url": f"{API}/orgs/{org}/events",
+            "hooks_url": f"{API}/orgs/{org}/hooks",
+            "issues_url": f"{API}/orgs/{org}/issues",
+            "members_url": f"{API}/orgs/{org}/members{{/member}}",
+            "public_members_url": f"{API}/orgs/{org}/public_members{{/member}}",
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{_id(org)}?v=4",
             "description": "",
         },
         "sender": user(facts.author),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from controller.webhook import events, signature
-from loadtests import signing
+from loadtests import payloads, signing
 from loadtests.developer import Developer
 from loadtests.fleet import load_fleet
 
@@ -91,3 +93,26 @@ def test_fleet_has_40_teams_and_every_author_a_team() -> None:
     assert len(set(doc["authors"].values())) == 40
     assert len(doc["authors"]) == 500
     assert set(doc["repositories"]) == set(fleet.repositories)
+
+
+@pytest.mark.parametrize(
+    ("action", "extra"),
+    [
+        pytest.param("opened", {}, id="opened"),
+        pytest.param("synchronize", {"before": "c" * 40}, id="synchronize"),
+        pytest.param("labeled", {"added_label": "hotfix"}, id="labeled"),
+        pytest.param("closed", {}, id="closed"),
+    ],
+)
+def test_the_fast_body_is_the_payload_serialized(action: str, extra: dict[str, str]) -> None:
+    now = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
+    facts = payloads.PrFacts(
+        repository="acme/shop", number=42, author="eng-0007", head_sha="a" * 40,
+        base_sha="b" * 40, branch="eng-0007/x", title="Fix cart", created_at=now,
+        updated_at=now, labels=("wip",), state="closed" if action == "closed" else "open",
+        merged=action == "closed", changed_paths=("services/cart/api.py",),
+    )  # fmt: skip
+    slow = orjson.dumps(payloads.event_payload(action, facts, body="text", **extra))
+    assert payloads.event_body(action, facts, body="text", **extra) == slow
+    again = payloads.event_body(action, facts, body="text", **extra)
+    assert again == slow  # from the cached repository
