@@ -8,6 +8,7 @@ benchmarks/results/core.json and prints a summary. Run with `make bench` or
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -130,6 +131,8 @@ def measure(
 
 
 def main() -> None:
+    # No options; --help must explain rather than run (and overwrite core.json).
+    argparse.ArgumentParser(description=__doc__).parse_args()
     one_world, many_world = ready_world(1, 0), ready_world(500, 24)
     result: dict[str, object] = {}
     for mode in ("cold", "warm"):
