@@ -45,7 +45,7 @@ class LazyGroup(typer.core.TyperGroup):
         if cmd_name not in COMMANDS:
             return super().get_command(ctx, cmd_name)
         module = importlib.import_module(COMMANDS[cmd_name][0])
-        holder = typer.Typer()
+        holder = typer.Typer(add_completion=False)  # else a lone command gets the options
         module.register(holder)
         group: Any = typer.main.get_command(holder)
         if hasattr(group, "get_command"):

@@ -112,3 +112,12 @@ def test_every_listed_command_resolves() -> None:
     ctx = group.make_context("mayfly", ["--help"], resilient_parsing=True)
     missing = [name for name in COMMANDS if group.get_command(ctx, name) is None]  # type: ignore[attr-defined]
     assert missing == []
+
+
+@pytest.mark.parametrize("command", ["simulate", "loadtest", "status", "blueprint"])
+def test_no_shell_completion_options_on_sub_commands(command: str) -> None:
+    """Completion is off for `mayfly`; a single-command module must not bring it back."""
+    result = run(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--install-completion" not in result.stdout
+    assert "--show-completion" not in result.stdout
