@@ -107,7 +107,15 @@ class EnvCache:
                 if exc.status == 410:
                     self.resource_version = ""
                     continue
-                log.warning("event=cache_watch_failed status=%s", exc.status)
+                # 429 before the first list: a starting API server whose own watch cache
+                # is still initialising; expected, and retried like any other failure
+                starting = exc.status == 429 and not self.synced.is_set()
+                log.log(
+                    logging.INFO if starting else logging.WARNING,
+                    "event=cache_watch_failed status=%s retry_in_s=%.1f",
+                    exc.status,
+                    backoff,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
