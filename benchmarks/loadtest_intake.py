@@ -247,7 +247,9 @@ def render_md(r: dict[str, Any]) -> str:
         f"environments {c['environments']}, lost {c['problems'].get('lost', 0)}, "
         f"duplicated {c['problems'].get('duplicated', 0)}, problems {c['problems']}.",
         "",
-        "The webhook under test is `mayfly webhook serve` (uvicorn with httptools and uvloop): "
+        "The webhook under test is `mayfly webhook serve` (uvicorn with httptools and uvloop), "
+        "authenticated as its ServiceAccount (a bound token and deploy/rbac/webhook.yaml's "
+        "Role, as in a cluster; before ad9fbd5 the test plane's admin client certificate): "
         "PreviewEnvironments decided on a watch cache and written with one create or one "
         "server-side apply carrying the cached resourceVersion per delivery, at most 8 API "
         "calls in flight (`--api-concurrency`); 2xx only after the API server accepted the "
