@@ -25,13 +25,16 @@ from loadtests.stack import StackError, StackOptions
 
 _out = Console()
 _err = Console(stderr=True)
+# kwok nodes of the cluster tier here: 1,100 pods, room for about 120 environments of the
+# fleet's blueprint; the dev cluster's default 2 (220 pods) left a 5-user run in Deploying
+CLUSTER_NODES = 10
 
 
 def loadtest(
     scenario: Annotated[
         str, typer.Option(help="locustfile or scenarios/*.yaml name (see --list)")
     ] = "steady-hour",
-    users: Annotated[int, typer.Option(help="peak Locust users")] = 20,
+    users: Annotated[int, typer.Option(help="peak Locust users")] = 10,
     duration: Annotated[float, typer.Option(help="seconds of load")] = 30.0,
     report: Annotated[Path, typer.Option(help="directory for HTML, CSV, ledger, logs")] = Path(
         "loadtest-report"
@@ -51,6 +54,12 @@ def loadtest(
     ] = None,
     controller: Annotated[bool, typer.Option(help="run the controller too")] = True,
     max_concurrent: Annotated[int, typer.Option(help="blueprint's concurrent provisions")] = 200,
+    fake_nodes: Annotated[
+        int,
+        typer.Option(
+            help="cluster tier: kwok nodes, 110 pods each (an environment runs about 9 pods)"
+        ),
+    ] = CLUSTER_NODES,
     list_scenarios: Annotated[bool, typer.Option("--list", help="list scenarios and exit")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
@@ -78,7 +87,9 @@ def loadtest(
             replay_start_h=replay_start,
             max_deliveries=max_deliveries,
         ),
-        stack=StackOptions(controller=controller, max_concurrent=max_concurrent),
+        stack=StackOptions(
+            controller=controller, max_concurrent=max_concurrent, fake_nodes=fake_nodes
+        ),
     )
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     try:

@@ -29,6 +29,7 @@ import yaml
 from controller.devcluster import ControlPlane, Tier, accounts, manifests, start
 from controller.devcluster.processes import ManagedProcess, free_port, spawn
 from controller.devcluster.session import DEFAULT_CRD_DIRS
+from controller.devcluster.tier import DEFAULT_FAKE_NODES
 from loadtests.fleet import BLUEPRINT_NAME, Fleet, blueprint_doc
 
 NAMESPACE = "mayfly-loadtest"
@@ -59,6 +60,7 @@ class StackOptions:
     max_concurrent: int = 200
     resync_s: float = 30.0
     timeout_s: float = 180.0
+    fake_nodes: int = DEFAULT_FAKE_NODES  # cluster tier: kwok nodes (110 pods each)
 
 
 @dataclass(eq=False)
@@ -125,7 +127,11 @@ class Stack:
     def _start(self, fleet: Fleet) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.plane is None:
-            self.plane = start(self.options.tier, timeout=self.options.timeout_s)
+            self.plane = start(
+                self.options.tier,
+                timeout=self.options.timeout_s,
+                fake_nodes=self.options.fake_nodes,
+            )
         with contextlib.closing(self.plane.api_client()) as api:
             manifests.install_crds(api, [d for d in DEFAULT_CRD_DIRS if d.is_dir()])
             for ns in (self.namespace, self.pool_namespace):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -117,6 +118,10 @@ def send(
     label: Annotated[list[str] | None, typer.Option(help="a label (repeatable)")] = None,
     author: Annotated[str, typer.Option(help="GitHub login of the author")] = "octocat",
     before: Annotated[str | None, typer.Option(help="previous head (synchronize)")] = None,
+    wait: Annotated[
+        float,
+        typer.Option(help="seconds to keep trying while nothing listens at URL (webhook starting)"),
+    ] = 10.0,
 ) -> None:
     """Post one signed pull_request event, as GitHub would."""
     closed = action == "closed"
@@ -132,11 +137,22 @@ def send(
         before=before,
     )
     body, headers = signed_request(_secret(secret_file), payload)
-    try:
-        resp = httpx.post(url, content=body, headers=headers, timeout=30)
-    except httpx.HTTPError as exc:
-        _err.print(f"[red]error:[/] cannot reach {url}: {exc}; is `mayfly webhook serve` running?")
-        raise typer.Exit(1) from exc
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            resp = httpx.post(url, content=body, headers=headers, timeout=30)
+            break
+        except httpx.ConnectError as exc:  # nothing was sent: trying again cannot duplicate
+            if time.monotonic() < deadline:
+                time.sleep(0.25)
+                continue
+            _err.print(
+                f"[red]error:[/] cannot reach {url}: {exc}; is `mayfly webhook serve` running?"
+            )
+            raise typer.Exit(1) from exc
+        except httpx.HTTPError as exc:
+            _err.print(f"[red]error:[/] {url} did not answer: {exc}")
+            raise typer.Exit(1) from exc
     print(f"{resp.status_code} {resp.text}")
     if not resp.is_success:
         raise typer.Exit(1)
