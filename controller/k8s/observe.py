@@ -174,6 +174,11 @@ class _Decoded:
 _DECODED = _Decoded()
 
 
+def status_of(obj: Obj) -> EnvStatus | None:
+    """`pe.status_of`, decoded once per resourceVersion (shared with every cycle's `build`)."""
+    return _DECODED.status(obj)
+
+
 def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
     """Pure: the core's view of `bp` from the listed objects."""
     prs: list[PullRequest] = []

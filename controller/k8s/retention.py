@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from controller.core.types import Phase, PRState
-from controller.k8s import kube, metrics, pe
+from controller.k8s import kube, metrics, observe
 from controller.k8s.errors import ConflictError, KubeError
 from controller.k8s.records import meta_of
 
@@ -46,7 +46,7 @@ def gone_since(obj: Obj) -> datetime | None:
         return None
     if (obj.get("spec") or {}).get("state", PRState.OPEN.value) == PRState.OPEN.value:
         return None
-    status = pe.status_of(obj)
+    status = observe.status_of(obj)  # the cycles' memo: usually decoded already
     if status is None or status.phase is not Phase.GONE:
         return None
     times = [t for phase, t in status.transitions if phase is Phase.GONE]
