@@ -94,11 +94,17 @@ def _newest(objs: list[Obj]) -> Obj:
 
 
 def _handing_over(pvc: Obj) -> bool:
-    """A pool PVC whose volume is (to be) handed over: a locked slot, a bound clone.
+    """A PVC of a hand-over still under way: no volume record, so the core asks again.
 
-    A clone is Lost once its volume's claimRef points to the PR namespace's PVC.
+    A locked slot or a bound clone in the pool (a clone is Lost once its
+    volume's claimRef points to the PR namespace's PVC), or the PR namespace's
+    PVC before its `handed-over` mark, the hand-over's last write: a hand-over
+    a crash interrupted is then resumed by the next claim or clone, not waited
+    on until the volume step times out.
     """
     component = labels_of(pvc).get(names.COMPONENT)
+    if component == "database":
+        return names.HANDED_OVER not in annotations_of(pvc)
     phase = (pvc.get("status") or {}).get("phase")
     return component == "slot" or (component == "clone" and phase in ("Bound", "Lost"))
 

@@ -3,8 +3,8 @@
 The slot's (or the bound clone's) PersistentVolume is handed over: the PR
 namespace's PVC is bound to it, the pool PVC is gone, the pool is
 replenished, and after `closed` nothing of the environment is left (PVC,
-volume, namespace). A hand-over interrupted half-way (a crash) is completed
-by the next controller.
+volume, namespace). A hand-over interrupted at any of its writes (a crash)
+is completed by the next controller.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import pytest
 from controller.core.types import EnvKey
 from controller.k8s import binder, kube, names
 from controller.k8s import render_handover as rhand
+from controller.k8s import render_namespace as rns
 from controller.k8s import render_steps as rsteps
-from controller.k8s.volume_writes import HOLD
+from controller.k8s.volume_writes import HOLD, POINT
 from tests.k8s.harness import Scenario, eventually
 from tests.k8s.plane import mayfly_cluster_fixture  # noqa: F401
 
@@ -51,7 +52,11 @@ def _assert_handed_over(s: Scenario, slot: dict[str, Any]) -> str:
         pvc["metadata"]["uid"],
     )
     assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
-    assert s.api.get(kube.PVC, slot["metadata"]["name"], s.pool) is None
+    left = s.api.get(kube.PVC, slot["metadata"]["name"], s.pool)  # or a new slot of that name
+    assert left is None or (
+        names.CLAIMED_BY not in left["metadata"]["labels"]
+        and left["spec"].get("volumeName") != pv_name
+    ), left
     return str(pv_name)
 
 
@@ -79,24 +84,44 @@ def test_claimed_slot_becomes_the_pr_database_volume(mayfly_cluster: Any, tmp_pa
         _close_and_check_gone(s, url, pv_name)
 
 
-def test_interrupted_handover_leaves_nothing_behind(mayfly_cluster: Any, tmp_path: Any) -> None:
-    """A controller died after locking the slot and keeping its volume. The next one sees
-    no volume record and resumes the hand-over, whether the core then claims a slot or
-    clones (here: the only slot is locked, so it clones)."""
+#: how far the dead controller got: each stage adds the next write of the hand-over
+STAGES = ("held", "pr-pvc", "pointed", "pool-pvc-deleted")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_interrupted_handover_is_completed(mayfly_cluster: Any, tmp_path: Any, stage: str) -> None:
+    """A controller died half-way through a slot's hand-over (after locking the slot and
+    keeping its volume, after creating the PR PVC, after re-pointing the volume, after
+    deleting the pool PVC: all before the last write, the mark). The next one sees no
+    volume record, resumes the hand-over whether the core then claims a slot or clones
+    (here the only slot is locked, so it clones), and nothing is left after `closed`."""
     s = Scenario(mayfly_cluster, tmp_path, bp_overrides={"pool": {"defaultSize": 1}})
     with s.controller():
         slot = eventually("a ready slot", lambda: _free_slot(s))
-    key = EnvKey(s.repo, 1)
+    key, ns = EnvKey(s.repo, 1), s.env_ns(1)
     with s.webhook() as url:  # the PR is opened while no controller runs
         assert s.send(url, "opened", 1, SHA).status_code == 200
-    # what the dead controller managed to write: the lock and the kept volume
+    # what the dead controller managed to write
     s.api.apply(rsteps.claim_patch(slot, key, now=datetime.now(UTC)), manager="mayfly-claim")
     pv_name, slot_name = slot["spec"]["volumeName"], slot["metadata"]["name"]
-    s.api.apply(rhand.hold_volume(pv_name, key, slot=slot_name, blueprint=s.blueprint),
-                manager=HOLD)  # fmt: skip
+    pv = s.api.apply(rhand.hold_volume(pv_name, key, slot=slot_name, blueprint=s.blueprint),
+                     manager=HOLD)  # fmt: skip
+    if stage != "held":
+        s.api.apply(rns.namespace(key, ns, team="web", owner="someone", blueprint=s.blueprint))
+        now = datetime.now(UTC)
+        body = rhand.database_pvc(key, namespace=ns, slot=slot_name, volume=pv,
+                                  blueprint=s.blueprint, started=now)  # fmt: skip
+        claim = s.api.apply(body)
+    if stage in ("pointed", "pool-pvc-deleted"):
+        uid = claim["metadata"]["uid"]
+        s.api.apply(rhand.point_volume(pv_name, namespace=ns, uid=uid), manager=POINT)
+    if stage == "pool-pvc-deleted":
+        s.api.delete(kube.PVC, slot_name, s.pool)
     with s.controller(), s.webhook() as url:
         eventually("Ready", lambda: s.phase(1) == "Ready")
         assert _assert_handed_over(s, slot) == pv_name
+        pvc = s.api.get(kube.PVC, names.DB_VOLUME, ns) or {}
+        assert pvc["metadata"]["annotations"][names.HANDED_OVER] == pv_name
         assert [v["metadata"]["name"] for v in s.volumes(1)] == [names.DB_VOLUME]
         _close_and_check_gone(s, url, pv_name)
 

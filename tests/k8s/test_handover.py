@@ -85,18 +85,42 @@ def _slot(*, locked: bool) -> dict[str, Any]:
     return slot
 
 
-def _database(phase: str) -> dict[str, Any]:
+def _marked(pvc: dict[str, Any], marked: bool) -> dict[str, Any]:
+    """The PR PVC, with the hand-over's last write (the mark) or before it."""
+    if marked:
+        pvc["metadata"]["annotations"].update(
+            rhand.handed_over(NS, "pv-1")["metadata"]["annotations"]
+        )
+    return pvc
+
+
+def _database(phase: str, *, marked: bool = True) -> dict[str, Any]:
     pvc = rhand.database_pvc(KEY, namespace=NS, slot="shop-g1-0", volume=PV,
                              blueprint="shop", started=NOW)  # fmt: skip
     pvc["metadata"]["creationTimestamp"] = encode(NOW)
     pvc["status"] = {"phase": phase}
-    return pvc
+    return _marked(pvc, marked)
 
 
 @pytest.mark.parametrize(
     ("volumes", "record", "slot_state"),
     [
         pytest.param([_slot(locked=True)], None, SlotState.CLAIMED, id="locked-no-record-yet"),
+        pytest.param(
+            [_slot(locked=True), _database("Pending", marked=False)],
+            None,
+            SlotState.CLAIMED,
+            id="pr-pvc-not-marked-yet",
+        ),
+        pytest.param(
+            [_slot(locked=True), _database("Bound", marked=False)],
+            None,
+            SlotState.CLAIMED,
+            id="re-pointed-pool-pvc-left",
+        ),
+        pytest.param(
+            [_database("Bound", marked=False)], None, None, id="pool-pvc-gone-not-marked-yet"
+        ),
         pytest.param(
             [_slot(locked=True), _database("Pending")],
             StepStatus.RUNNING,
@@ -128,11 +152,11 @@ def _clone(phase: str, attempt: int = 1) -> dict[str, Any]:
     return pvc
 
 
-def _cloned_database(phase: str) -> dict[str, Any]:
+def _cloned_database(phase: str, *, marked: bool = True) -> dict[str, Any]:
     pvc = rhand.database_pvc(KEY, namespace=NS, slot=None, volume=PV, blueprint="shop",
                              started=NOW, attempt=2)  # fmt: skip
     pvc["status"] = {"phase": phase}
-    return pvc
+    return _marked(pvc, marked)
 
 
 @pytest.mark.parametrize(
@@ -141,6 +165,11 @@ def _cloned_database(phase: str) -> dict[str, Any]:
         pytest.param([_clone("Pending")], StepStatus.RUNNING, id="clone-pending"),
         pytest.param([_clone("Bound")], None, id="clone-bound-not-handed-yet"),
         pytest.param([_clone("Lost")], None, id="clone-re-pointed"),
+        pytest.param(
+            [_clone("Bound"), _cloned_database("Pending", marked=False)],
+            None,
+            id="pr-pvc-not-marked-yet",
+        ),
         pytest.param(
             [_clone("Lost"), _cloned_database("Pending")], StepStatus.RUNNING, id="pr-pvc-pending"
         ),
