@@ -53,6 +53,7 @@ from controller.k8s.volume_writes import VolumeWrites
 
 Obj = dict[str, Any]
 log = logging.getLogger("mayfly.apply")
+FRAMED = "mayfly-framed"  # field manager of the namespace's `framed` mark
 
 
 _META = (AddFinalizer, Admit, ReleaseQuota, RemoveFinalizer)
@@ -278,6 +279,8 @@ class Application(VolumeWrites):
             quota=self.cfg.quota,
         ):
             self.api.apply(obj)
+        # last, by its own field manager (one body per manager: see volume_writes.HOLD)
+        self.api.apply(rns.framed(namespace), manager=FRAMED)
 
     def _report(self, key: EnvKey, status: EnvStatus, state: EnvState | None) -> None:
         env = self.envs.get(key)

@@ -49,6 +49,7 @@ NUMBER = "mayfly.dev/number"
 STARTED_AT = "mayfly.dev/started-at"
 DETAIL = "mayfly.dev/detail"
 HANDED_OVER = "mayfly.dev/handed-over"  # on a PR PVC: the volume now points to it
+FRAMED = "mayfly.dev/framed"  # on a PR namespace: its quota, limits and egress policy are in
 DB_ACCESS_SHA = "mayfly.dev/db-access-sha"
 EVENT_AT = "mayfly.dev/event-updated-at"
 DELIVERIES = "mayfly.dev/deliveries"

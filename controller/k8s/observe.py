@@ -26,6 +26,7 @@ from controller.core.types import (
     EnvStatus,
     ObservedEnvironment,
     ObservedState,
+    PRState,
     PullRequest,
     Slot,
     SlotState,
@@ -107,6 +108,21 @@ def _handing_over(pvc: Obj) -> bool:
         return names.HANDED_OVER not in annotations_of(pvc)
     phase = (pvc.get("status") or {}).get("phase")
     return component == "slot" or (component == "clone" and phase in ("Bound", "Lost"))
+
+
+def _framed(ns: Obj) -> bool:
+    """The namespace's frame (quota, limits, egress policy) is all written: its last write."""
+    return annotations_of(ns).get(names.FRAMED) == "true"
+
+
+def _wanted(key: EnvKey, md: Obj, open_prs: set[EnvKey]) -> bool:
+    """The environment is to be provisioned: an open PR whose record is not being deleted.
+
+    Only then does a namespace without its `framed` mark count as not there yet (so
+    `CreateNamespace` writes the frame again); on the way out it counts as there, so that
+    teardown deletes it.
+    """
+    return key in open_prs and bool(md) and not md.get("deletionTimestamp")
 
 
 def _by_env(objs: list[Obj]) -> dict[str, list[Obj]]:
@@ -199,6 +215,7 @@ def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
             continue
         prs.append(pr)
         pes[pr.key] = obj
+    open_prs = {pr.key for pr in prs if pr.state is PRState.OPEN}
     keys: dict[str, EnvKey] = {names.env_name(k, prefix=prefix): k for k in pes}
     namespaces = {}
     for ns in snap.namespaces:
@@ -245,7 +262,8 @@ def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
                 finalizer=names.FINALIZER in (md.get("finalizers") or ()),
                 admitted=(md.get("labels") or {}).get(names.ADMITTED) == "true",
                 deletion_requested=pe_obj is None or bool(md.get("deletionTimestamp")),
-                namespace_exists=ns_obj is not None,
+                namespace_exists=ns_obj is not None
+                and (terminating or _framed(ns_obj) or not _wanted(key, md, open_prs)),
                 namespace_terminating=ns_obj is not None and terminating,
                 slot_id=slot_id,
                 steps=tuple(steps),

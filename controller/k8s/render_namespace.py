@@ -3,7 +3,9 @@
 Everything the `CreateNamespace` action applies, as plain dicts ready for
 server-side apply. Pod Security admission is `restricted`; egress is allowed
 to every namespace except the blueprint's production namespaces (a
-NetworkPolicy cannot deny, so it allows everything else). No I/O.
+NetworkPolicy cannot deny, so it allows everything else). The frame's last
+write marks the namespace `framed`: until then `observe` reads it as not
+there yet, so a frame a crash cut short is written again. No I/O.
 """
 
 from __future__ import annotations
@@ -59,6 +61,15 @@ def namespace(key: EnvKey, name: str, *, team: str, owner: str, blueprint: str) 
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": meta(name, None, labels, annotations),
+    }
+
+
+def framed(ns: str) -> Obj:
+    """The namespace's mark that its whole frame is written (applied last, own manager)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": ns, "annotations": {names.FRAMED: "true"}},
     }
 
 

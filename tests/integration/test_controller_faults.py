@@ -1,5 +1,6 @@
-"""Faults on the cluster tier: controller SIGKILLed mid-provisioning, two replicas with the
-leader killed, a failing masking Job, a PreviewEnvironment deleted by hand, orphans."""
+"""Faults on the cluster tier: controller SIGKILLed mid-provisioning, a namespace frame cut
+short, two replicas with the leader killed, a failing masking Job, a PreviewEnvironment
+deleted by hand, orphans."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 
 from controller.core.policy import Policy
-from controller.core.types import Step
+from controller.core.types import EnvKey, Step
 from controller.k8s import kube, metrics, names
+from controller.k8s import render_namespace as rns
 from tests.k8s.harness import Scenario, eventually, kill
 from tests.k8s.plane import mayfly_cluster_fixture, scenario_fixture  # noqa: F401
 
@@ -57,6 +59,27 @@ def test_sigkill_mid_provisioning_then_restart(scenario: Scenario) -> None:
             eventually("torn down", lambda: not _blueprint_namespaces(s), timeout=120)
         finally:
             kill(second)
+
+
+def test_a_namespace_frame_cut_short_is_written_again(scenario: Scenario) -> None:
+    """A controller died after writing the PR namespace but before its quota, limits and
+    deny-production policy: the next one writes the frame again before the environment is
+    Ready (a namespace counts only with its `framed` mark, the frame's last write)."""
+    s = scenario
+    with s.controller():  # sets up its namespaces
+        eventually("controller started", lambda: s.api.get(kube.NAMESPACE, s.namespace))
+    key, ns = EnvKey(s.repo, 1), s.env_ns(1)
+    with s.webhook() as url:  # the PR is opened while no controller runs
+        assert s.send(url, "opened", 1, SHA).status_code == 200
+    # what the dead controller managed to write: the namespace alone
+    s.api.apply(rns.namespace(key, ns, team="web", owner="someone", blueprint=s.blueprint))
+    with s.controller():
+        eventually("Ready", lambda: s.phase(1) == "Ready", timeout=120)
+        for kind, name in ((kube.QUOTA, "mayfly-quota"), (kube.LIMITS, "mayfly-limits"),
+                           (kube.NETPOL, "mayfly-deny-production")):  # fmt: skip
+            assert s.api.get(kind, name, ns) is not None, kind.kind
+        framed = (s.api.get(kube.NAMESPACE, ns) or {})["metadata"]["annotations"]
+        assert framed[names.FRAMED] == "true"
 
 
 def _leader(s: Scenario) -> str:

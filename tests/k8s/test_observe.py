@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from controller.blueprint_file import read_blueprint
 from controller.core.schema import encode
 from controller.core.types import EnvKey, PullRequest, Reason, SlotState, Step, StepStatus
@@ -47,8 +49,15 @@ def _job(step: Step, condition: str | None) -> dict[str, object]:
     return job
 
 
-def test_a_provisioning_environment() -> None:
+def _framed_namespace() -> dict[str, Any]:
+    """A PR namespace whose frame (quota, limits, egress policy) is all written."""
     ns = rns.namespace(KEY, NS, team="checkout", owner="someone", blueprint="shop")
+    ns["metadata"]["annotations"].update(rns.framed(NS)["metadata"]["annotations"])
+    return ns
+
+
+def test_a_provisioning_environment() -> None:
+    ns = _framed_namespace()
     volume = rhand.database_pvc(  # a clone handed over to the PR namespace
         KEY, namespace=NS, slot=None, volume={"metadata": {"name": "pv-1"}, "spec": {}},
         blueprint="shop", started=NOW,
@@ -89,6 +98,44 @@ def test_orphans_and_pool_slots() -> None:
     assert env.namespace_exists is True
     (free,) = view.observed.slots
     assert free.state is SlotState.READY
+
+
+@pytest.mark.parametrize(
+    ("framed", "pe_meta", "state", "terminating", "exists"),
+    [
+        pytest.param(True, {}, "open", False, True, id="framed"),
+        pytest.param(False, {}, "open", False, False, id="frame-cut-short-written-again"),
+        pytest.param(False, {}, "closed", False, True, id="closed-torn-down-all-the-same"),
+        pytest.param(False, {"deletionTimestamp": STAMP}, "open", False, True, id="pe-deleted"),
+        pytest.param(False, {}, "open", True, True, id="terminating"),
+        pytest.param(False, None, "open", False, True, id="orphan"),
+    ],
+)
+def test_a_namespace_counts_once_its_frame_is_written_unless_on_the_way_out(
+    framed: bool,
+    pe_meta: dict[str, object] | None,
+    state: str,
+    terminating: bool,
+    exists: bool,
+) -> None:
+    """A controller that died between the namespace and its quota, limits and egress policy
+    leaves a namespace without the `framed` mark: the core must ask for the frame again,
+    unless the environment is being torn down (then the namespace must still be deleted)."""
+    ns = (
+        _framed_namespace()
+        if framed
+        else rns.namespace(KEY, NS, team="checkout", owner="someone", blueprint="shop")
+    )
+    if terminating:
+        ns["status"] = {"phase": "Terminating"}
+    pes = []
+    if pe_meta is not None:
+        obj = _pe(**pe_meta)
+        obj["spec"]["state"] = state
+        pes.append(obj)
+    (env,) = build(BP, Snapshot(pes=pes, namespaces=[ns])).observed.environments
+    assert env.namespace_exists is exists
+    assert env.has_resources is exists
 
 
 def test_quota_is_rendered_with_defaults() -> None:
