@@ -37,6 +37,7 @@ from controller.k8s import kube, names, pe
 from controller.k8s.config import ShellConfig
 from controller.k8s.records import (
     annotations_of,
+    handed_over,
     job_record,
     key_from_annotations,
     labels_of,
@@ -105,7 +106,7 @@ def _handing_over(pvc: Obj) -> bool:
     """
     component = labels_of(pvc).get(names.COMPONENT)
     if component == "database":
-        return names.HANDED_OVER not in annotations_of(pvc)
+        return not handed_over(pvc)
     phase = (pvc.get("status") or {}).get("phase")
     return component == "slot" or (component == "clone" and phase in ("Bound", "Lost"))
 
@@ -113,16 +114,6 @@ def _handing_over(pvc: Obj) -> bool:
 def _framed(ns: Obj) -> bool:
     """The namespace's frame (quota, limits, egress policy) is all written: its last write."""
     return annotations_of(ns).get(names.FRAMED) == "true"
-
-
-def _wanted(key: EnvKey, md: Obj, open_prs: set[EnvKey]) -> bool:
-    """The environment is to be provisioned: an open PR whose record is not being deleted.
-
-    Only then does a namespace without its `framed` mark count as not there yet (so
-    `CreateNamespace` writes the frame again); on the way out it counts as there, so that
-    teardown deletes it.
-    """
-    return key in open_prs and bool(md) and not md.get("deletionTimestamp")
 
 
 def _by_env(objs: list[Obj]) -> dict[str, list[Obj]]:
@@ -254,6 +245,11 @@ def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
                 if labels_of(marker).get(names.STEP) == step:
                     steps.append(marker_record(marker, step, env_deps))
         access = sorted({annotations_of(d).get(names.DB_ACCESS_SHA, "") for d in env_deps} - {""})
+        deletion = pe_obj is None or bool(md.get("deletionTimestamp"))
+        # an unframed namespace counts as not there yet only while the environment is wanted
+        # (an open PR, its record not being deleted): then `CreateNamespace` writes the frame
+        # again; on the way out it counts, so that teardown deletes it
+        wanted = key in open_prs and not deletion
         envs.append(
             ObservedEnvironment(
                 key=key,
@@ -261,9 +257,9 @@ def build(bp: Blueprint, snap: Snapshot, *, prefix: str = "pr") -> View:
                 or labels_of(ns_obj or {}).get(names.TEAM, ""),
                 finalizer=names.FINALIZER in (md.get("finalizers") or ()),
                 admitted=(md.get("labels") or {}).get(names.ADMITTED) == "true",
-                deletion_requested=pe_obj is None or bool(md.get("deletionTimestamp")),
+                deletion_requested=deletion,
                 namespace_exists=ns_obj is not None
-                and (terminating or _framed(ns_obj) or not _wanted(key, md, open_prs)),
+                and (terminating or _framed(ns_obj) or not wanted),
                 namespace_terminating=ns_obj is not None and terminating,
                 slot_id=slot_id,
                 steps=tuple(steps),

@@ -36,6 +36,11 @@ def annotations_of(obj: Obj) -> dict[str, str]:
     return ann
 
 
+def handed_over(pvc: Obj) -> bool:
+    """A PR namespace's PVC carries the hand-over's last write, its `handed-over` mark."""
+    return names.HANDED_OVER in annotations_of(pvc)
+
+
 def key_from_annotations(obj: Obj) -> EnvKey | None:
     ann = annotations_of(obj)
     repo, number = ann.get(names.REPOSITORY_FULL), ann.get(names.NUMBER)

@@ -23,7 +23,7 @@ from controller.k8s import kube, names
 from controller.k8s import render_handover as rhand
 from controller.k8s import render_steps as rsteps
 from controller.k8s.errors import ConflictError
-from controller.k8s.records import annotations_of, labels_of, meta_of
+from controller.k8s.records import handed_over, labels_of, meta_of
 from controller.k8s.step_writes import StepWrites
 
 Obj = dict[str, Any]
@@ -134,7 +134,7 @@ class VolumeWrites(StepWrites):
 
         With a PR PVC marked handed over, the core is retrying a failed volume: start afresh.
         """
-        handed = any(names.HANDED_OVER in annotations_of(v) for v in self._own_volumes(key))
+        handed = any(handed_over(v) for v in self._own_volumes(key))
         if not handed and self._resume(key):
             return
         self._drop_volumes(key)
