@@ -12,7 +12,6 @@ each worker gets its own block of numbers.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import json
 import random
@@ -24,12 +23,12 @@ from typing import Any, ClassVar
 from locust import events, task
 from locust.contrib.fasthttp import FastHttpUser
 
+from controller.gctune import tune_for_serving
 from loadtests import ledger, rules
 from loadtests.developer import Delivery, Developer
 from loadtests.fleet import Fleet, load_fleet
 from loadtests.settings import RunSettings, from_env
 
-GC_THRESHOLDS = (50_000, 10, 10)
 NUMBER_BLOCK = 1_000_000
 FORGED_BASE = 500_000  # forged PR numbers live in the upper half of a worker's block
 
@@ -65,9 +64,7 @@ def _on_init(environment: Any, **_: Any) -> None:
     rules.install(environment, s)
     # A collector pause here is latency the ledger charges to the server: keep what
     # start-up built out of collections, and collect the young rarely (see the webhook's).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_for_serving()
 
 
 events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]

@@ -6,7 +6,6 @@ from `--secret-file` or $MAYFLY_WEBHOOK_SECRET and never printed.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import time
@@ -18,6 +17,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from controller.gctune import tune_for_serving
 from controller.k8s import kube, names
 from controller.webhook import mapping, signature
 from controller.webhook.apiserver import ApiServer
@@ -25,14 +25,6 @@ from controller.webhook.app import Settings, create_app
 from controller.webhook.cached_store import CachedStore
 from controller.webhook.github import GitHub
 from controller.webhook.payload import pull_request_payload, signed_request
-
-# Python's collector, tuned for a long-running server: what start-up built (modules, the
-# API client, the app) is frozen out of every later collection, and the youngest
-# generation is collected after 50,000 net allocations instead of 700. Per delivery only a
-# few objects outlive the request (refcounting frees the rest), so collections become
-# rare: over a 150/s load test the default's 106 collections took 0.7 s (38 pauses over
-# 5 ms, a full one 200 ms, walking everything imported); tuned, one took 55 ms.
-GC_THRESHOLDS = (50_000, 10, 10)
 
 webhook_app = typer.Typer(help="GitHub webhook intake.", no_args_is_help=True)
 _err = Console(stderr=True)
@@ -94,9 +86,7 @@ def serve(
         paths=(lambda pr: gh.pull_files(pr.repository, pr.number)) if gh else None,
     )
     app = create_app(Settings(secret, repo_map, store, max_body=max_body))
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_for_serving()
     # uvloop and httptools when installed (they are dependencies); no access log on the hot path
     uvicorn.run(
         app, host=host, port=port, log_level="warning", access_log=False,
