@@ -59,6 +59,7 @@ def test_scenario_on_the_cluster(outcomes: dict[str, Outcome], stem: str) -> Non
         + [f"  scaled: {e} ({why})" for e, why in plan.scaled]
         + [f"  skipped: {e} ({why})" for e, why in plan.skipped]
         + [f"  failed environment: {text}" for text in out.failures]
+        + [f"  database of {text}" for text in out.volumes]
     )
     print(report)
     assert not failed, "\n".join(failed) + "\n" + report

@@ -48,6 +48,7 @@ class Outcome:
     plan: ClusterPlan
     summary: dict[str, float | int | None] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)  # reason: message of Failed ones
+    volumes: list[str] = field(default_factory=list)  # PR number: where its database came from
 
 
 def _wait(check: Callable[[], bool], timeout: float) -> bool:
@@ -73,6 +74,10 @@ def _slots(s: Scenario) -> list[kube.Obj]:
     sel = f"{names.COMPONENT}=slot,{names.BLUEPRINT}={s.blueprint}"
     items, _ = s.api.list(kube.PVC, namespace=s.pool, selector=sel)
     return [o for o in items if not o["metadata"].get("deletionTimestamp")]
+
+
+def _warm(s: Scenario) -> list[kube.Obj]:
+    return [o for o in _slots(s) if (o.get("status") or {}).get("phase") == "Bound"]
 
 
 def _refresh_golden(s: Scenario) -> None:
@@ -114,6 +119,7 @@ def _measure(s: Scenario, numbers: list[int], out: Outcome) -> None:
                 volumes.append(str(vol["spec"]["volumeName"]))
             detail = vol["metadata"].get("annotations", {}).get(names.DETAIL, "")
             from_slot += detail.startswith("slot:")
+            out.volumes.append(f"PR {n}: {detail or '?'} (attempt {_attempts(s, n)})")
     spinups.sort()
     out.summary.update(
         environments=len(numbers),
@@ -149,8 +155,9 @@ def drive(s: Scenario, plan: ClusterPlan, restart: Callable[[], None] | None) ->
     numbers = list(range(1, plan.prs + 1))
     shas = {n: f"{rng.getrandbits(160):040x}" for n in numbers}
     with s.webhook() as url:
-        if plan.pool_size:
-            _wait(lambda: len(_slots(s)) >= plan.pool_size, 60)
+        if plan.pool_size:  # warm: the slots' clones are provisioned (Bound), not just asked for
+            warm = _wait(lambda: len(_warm(s)) >= plan.pool_size, 60)
+            assert warm, f"{plan.name}: {len(_warm(s))} of {plan.pool_size} slots Bound in 60 s"
         for index, n in enumerate(numbers):
             assert s.send(url, "opened", n, shas[n]).status_code == 200
             if plan.golden_refresh and index == len(numbers) // 2:
