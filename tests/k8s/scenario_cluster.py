@@ -113,13 +113,14 @@ def _measure(s: Scenario, numbers: list[int], out: Outcome) -> None:
         at = parse_time(ready[0]) if ready else None
         if created is not None and at is not None:
             spinups.append((at - created).total_seconds())
-        with_failures += _attempts(s, n) > 1
+        attempts = _attempts(s, n)
+        with_failures += attempts > 1
         for vol in s.volumes(n):
             if vol["spec"].get("volumeName"):
                 volumes.append(str(vol["spec"]["volumeName"]))
             detail = vol["metadata"].get("annotations", {}).get(names.DETAIL, "")
             from_slot += detail.startswith("slot:")
-            out.volumes.append(f"PR {n}: {detail or '?'} (attempt {_attempts(s, n)})")
+            out.volumes.append(f"PR {n}: {detail or '?'} (attempt {attempts})")
     spinups.sort()
     out.summary.update(
         environments=len(numbers),

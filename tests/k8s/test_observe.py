@@ -62,7 +62,9 @@ def test_a_provisioning_environment() -> None:
         KEY, namespace=NS, slot=None, volume={"metadata": {"name": "pv-1"}, "spec": {}},
         blueprint="shop", started=NOW,
     )  # fmt: skip
-    volume["metadata"]["annotations"][names.HANDED_OVER] = "pv-1"  # the hand-over's last write
+    volume["metadata"]["annotations"].update(  # the hand-over's last write
+        rhand.handed_over(NS, "pv-1")["metadata"]["annotations"]
+    )
     volume["status"] = {"phase": "Bound"}
     snap = Snapshot(
         pes=[_pe(finalizers=[names.FINALIZER], labels={names.ADMITTED: "true"})],
